@@ -1,0 +1,85 @@
+"""create_app(): the one place that wires controllers, DI, error mapping and lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, MediaType, Response, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from sqlalchemy import text
+
+from market.db.engine import create_engine, session_factory
+from market.db.migrate import current_revision, head_revision
+from market.http.dependencies import provide_caller, provide_list_params
+from market.http.problems import EXCEPTION_HANDLERS, problem
+from market.http.transaction import TransactionMiddleware, provide_db_session
+from market.parties.controllers import PartyController
+from market.settings import Settings, get_settings
+
+MAX_BODY_BYTES = 1_048_576
+
+
+@get("/health", tags=["operations"])
+async def health() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@get("/ready", tags=["operations"])
+async def ready(state: State) -> Response[dict[str, Any]]:
+    """The database answers and its schema is at the newest migration."""
+    try:
+        async with state.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        revision = await current_revision(state.engine)
+    except Exception as exc:  # the database is down: not ready, never a 500
+        return problem(503, "database_unavailable", f"database unreachable: {type(exc).__name__}")
+    head = head_revision()
+    if revision != head:
+        return problem(503, "migrations_pending", f"schema at {revision}, code expects {head}")
+    return Response({"status": "ready", "revision": revision}, media_type=MediaType.JSON)
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL must be set (market serve starts the embedded database)")
+    database_url = settings.database_url
+
+    @asynccontextmanager
+    async def database(app: Litestar) -> AsyncGenerator[None, None]:
+        engine = create_engine(database_url, settings.db_pool_size)
+        app.state.engine = engine
+        app.state.session_factory = session_factory(engine)
+        app.state.settings = settings
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    return Litestar(
+        route_handlers=[health, ready, PartyController],
+        lifespan=[database],
+        dependencies={
+            "db_session": Provide(provide_db_session),
+            "caller": Provide(provide_caller),
+            "list_params": Provide(provide_list_params, sync_to_thread=False),
+        },
+        middleware=[DefineMiddleware(TransactionMiddleware)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=OpenAPIConfig(
+            title="market",
+            version="1",
+            description="Eco-product registry and trading marketplace",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
+        ),
+        debug=False,
+    )

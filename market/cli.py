@@ -1,0 +1,136 @@
+"""`market serve | db upgrade | operator create | invariants | verify FILE`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+from market.settings import Settings, get_settings
+
+
+def prepare_database(settings: Settings) -> tuple[str, bool]:
+    """The database URL to use, starting the embedded server when `DATABASE_URL` is unset.
+
+    Also exported as `DATABASE_URL` so worker processes join the same database.
+    """
+    if settings.database_url:
+        return settings.database_url, False
+    from market.db.embedded import start_embedded
+
+    settings.market_data_dir.mkdir(parents=True, exist_ok=True)
+    url = start_embedded(settings.market_data_dir)
+    os.environ["DATABASE_URL"] = url
+    settings.database_url = url
+    return url, True
+
+
+async def bootstrap(settings: Settings) -> None:
+    from market.db.engine import create_engine, session_factory
+    from market.parties.service import PartyService
+
+    if settings.market_operator_token is None:
+        return
+    engine = create_engine(str(settings.database_url), 2)
+    try:
+        async with session_factory(engine)() as session:
+            await PartyService(session).ensure_bootstrap_operator(
+                settings.market_operator_token.get_secret_value()
+            )
+            await session.commit()
+    finally:
+        await engine.dispose()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from market.db.embedded import stop_embedded
+    from market.db.migrate import upgrade
+
+    settings = get_settings()
+    url, embedded = prepare_database(settings)
+    try:
+        upgrade(url)
+        asyncio.run(bootstrap(settings))
+        uvicorn.run(
+            "market.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="info",
+            access_log=False,
+        )
+    finally:
+        if embedded:
+            stop_embedded(settings.market_data_dir)
+    return 0
+
+
+def cmd_db_upgrade(_: argparse.Namespace) -> int:
+    from market.db.migrate import upgrade
+
+    settings = get_settings()
+    url, _embedded = prepare_database(settings)
+    upgrade(url)
+    print("migrations applied")
+    return 0
+
+
+async def _create_operator(settings: Settings, name: str) -> str:
+    from market.db.engine import create_engine, session_factory
+    from market.parties.service import PartyService, new_token
+
+    token = new_token()
+    engine = create_engine(str(settings.database_url), 2)
+    try:
+        async with session_factory(engine)() as session:
+            await PartyService(session).ensure_bootstrap_operator(token, name)
+            await session.commit()
+    finally:
+        await engine.dispose()
+    return token
+
+
+def cmd_operator_create(args: argparse.Namespace) -> int:
+    from market.db.migrate import upgrade
+
+    settings = get_settings()
+    url, _embedded = prepare_database(settings)
+    upgrade(url)
+    print(asyncio.run(_create_operator(settings, args.name)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="market", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="start the API (applies migrations first)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+
+    operator = sub.add_parser("operator", help="operator accounts")
+    op_sub = operator.add_subparsers(dest="operator_command", required=True)
+    create = op_sub.add_parser("create", help="create an operator API key and print it")
+    create.add_argument("--name", default="Platform operator")
+    create.set_defaults(func=cmd_operator_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+"""Advisory locks: serialize per key across every process on the database."""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def lock_key(namespace: str, key: str) -> int:
+    """A stable signed 64-bit key for `pg_advisory_xact_lock`."""
+    digest = hashlib.blake2b(f"{namespace}:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def advisory_xact_lock(session: AsyncSession, namespace: str, *keys: str) -> None:
+    """Take transaction-scoped locks on every key, in sorted order (no deadlocks between them)."""
+    for value in sorted({lock_key(namespace, k) for k in keys}):
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": value})

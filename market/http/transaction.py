@@ -1,0 +1,168 @@
+"""One transaction per request, committed before the response leaves.
+
+Writes (POST/PUT/PATCH/DELETE) are buffered by `TransactionMiddleware`: the handler's session is
+committed — together with the stored `Idempotency-Key` response — only after the response is
+rendered and before its first byte is sent, so a 2xx is never sent for work that did not commit.
+Reads commit (a no-op) and close in the dependency itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncGenerator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from litestar import Request
+from litestar.datastructures import State
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.http.models import IdempotencyRecord
+from market.http.repository import IdempotencyRepository
+from market.kit.errors import Conflict
+from market.kit.time import utcnow
+
+log = structlog.get_logger()
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+
+
+class IdempotentReplay(Exception):
+    """The request repeats an earlier one: answer with the stored response."""
+
+    def __init__(self, status_code: int, body: bytes) -> None:
+        super().__init__("idempotent replay")
+        self.status_code = status_code
+        self.body = body
+
+
+@dataclass
+class PendingWrite:
+    session: AsyncSession | None = None
+    idempotency_scope: str | None = None
+    request_hash: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_pending: ContextVar[PendingWrite | None] = ContextVar("pending_write", default=None)
+
+
+async def _begin_idempotency(request: Request[Any, Any, Any], session: AsyncSession) -> None:
+    pending = _pending.get()
+    key = request.headers.get("idempotency-key")
+    if pending is None or not key:
+        return
+    auth = request.headers.get("authorization", "")
+    scope = hashlib.sha256(f"{auth}\n{key}".encode()).hexdigest()
+    body = await request.body()
+    request_hash = hashlib.sha256(
+        request.method.encode() + b" " + request.url.path.encode() + b"\n" + body
+    ).hexdigest()
+    record = await IdempotencyRepository(session).lock_and_get(scope)
+    if record is not None:
+        if record.request_hash != request_hash:
+            raise IdempotencyKeyReused("this Idempotency-Key was used with a different request")
+        raise IdempotentReplay(record.status_code, record.body)
+    pending.idempotency_scope = scope
+    pending.request_hash = request_hash
+
+
+async def provide_db_session(
+    request: Request[Any, Any, Any], state: State
+) -> AsyncGenerator[AsyncSession, None]:
+    """The request's session; rolled back on any error, committed once on success."""
+    session: AsyncSession = state.session_factory()
+    try:
+        await _begin_idempotency(request, session)
+        yield session
+    except BaseException:
+        await session.rollback()
+        await session.close()
+        raise
+    pending = _pending.get()
+    if pending is None:
+        await session.commit()
+        await session.close()
+    else:
+        pending.session = session
+
+
+_FAILED_COMMIT = json.dumps(
+    {
+        "type": "about:blank",
+        "title": "Service Unavailable",
+        "status": 503,
+        "detail": "the transaction could not be committed; nothing was changed, retry",
+        "code": "commit_failed",
+    }
+).encode()
+
+
+class TransactionMiddleware:
+    """Commit write requests after the response is rendered and before it is sent."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in READ_METHODS:
+            await self.app(scope, receive, send)
+            return
+        pending = PendingWrite()
+        token = _pending.set(pending)
+        messages: list[Message] = []
+
+        async def capture(message: Message) -> None:
+            messages.append(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            _pending.reset(token)
+        if pending.session is not None:
+            messages = await self._commit(pending, messages)
+        for message in messages:
+            await send(message)
+
+    @staticmethod
+    async def _commit(pending: PendingWrite, messages: list[Message]) -> list[Message]:
+        session = pending.session
+        assert session is not None
+        start = next(m for m in messages if m["type"] == "http.response.start")
+        status = int(start["status"])
+        try:
+            if pending.idempotency_scope and pending.request_hash and status < 500:
+                body = b"".join(
+                    m.get("body", b"") for m in messages if m["type"] == "http.response.body"
+                )
+                await IdempotencyRepository(session).add(
+                    IdempotencyRecord(
+                        scope=pending.idempotency_scope,
+                        request_hash=pending.request_hash,
+                        status_code=status,
+                        body=body,
+                        created_at=utcnow(),
+                    )
+                )
+            await session.commit()
+            return messages
+        except Exception:
+            log.exception("commit_failed")
+            await session.rollback()
+            return [
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [(b"content-type", b"application/problem+json")],
+                },
+                {"type": "http.response.body", "body": _FAILED_COMMIT},
+            ]
+        finally:
+            await session.close()

@@ -1,0 +1,1 @@
+"""Small shared pieces: money, errors, time, identifiers, pagination."""

@@ -1,0 +1,42 @@
+"""Base request/response models: strict input, no NUL characters (PostgreSQL refuses them)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+
+from market.kit.money import MONEY_PATTERN
+
+Money = Annotated[str, StringConstraints(pattern=MONEY_PATTERN)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+Text = Annotated[str, StringConstraints(max_length=2000)]
+RegionCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
+
+
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(v) for v in value)
+    return False
+
+
+class Input(BaseModel):
+    """Every request body: unknown fields refused, no NUL characters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        if _contains_nul(data):
+            raise ValueError("text must not contain NUL characters")
+        return data
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True)

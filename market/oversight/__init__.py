@@ -1,0 +1,1 @@
+"""Regulator queries, approvals, freezes and the invariant report."""

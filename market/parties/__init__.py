@@ -1,0 +1,1 @@
+"""Parties, API keys (stored hashed), roles and the auth guard."""

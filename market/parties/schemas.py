@@ -1,0 +1,40 @@
+"""Party request and response models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from market.kit.schema import Input, Name, Output, RegionCode
+
+PartyKind = Literal["collective", "enterprise", "registrar", "certifier", "regulator", "operator"]
+
+
+class PartyCreate(Input):
+    name: Name
+    kind: PartyKind
+    credit_code: str
+    region_code: RegionCode
+
+
+class PartyOut(Output):
+    id: str
+    name: str
+    kind: str
+    credit_code: str
+    region_code: str
+    status: str
+    created_at: datetime
+
+
+class ApiKeyOut(Output):
+    id: str
+    party_id: str
+    api_key: str
+    created_at: datetime
+
+
+class PartyCreated(Output):
+    party: PartyOut
+    api_key: str
+    api_key_id: str

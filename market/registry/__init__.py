@@ -1,0 +1,1 @@
+"""Assets, rights, eco-products, batches, holdings, transfers, retirements, pledges."""

@@ -1,0 +1,1 @@
+"""Trading: instruments, orders, risk, settlement and the pure matching engine."""
