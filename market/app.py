@@ -19,7 +19,11 @@ from market.db.migrate import current_revision, head_revision
 from market.http.dependencies import provide_caller, provide_list_params
 from market.http.problems import EXCEPTION_HANDLERS, problem
 from market.http.transaction import TransactionMiddleware, provide_db_session
+from market.oversight.controllers import OversightController
 from market.parties.controllers import PartyController
+from market.registry.asset_controllers import AssetController
+from market.registry.product_controllers import ProductController
+from market.registry.unit_controllers import PublicRetirementController, UnitController
 from market.settings import Settings, get_settings
 
 MAX_BODY_BYTES = 1_048_576
@@ -64,7 +68,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await engine.dispose()
 
     return Litestar(
-        route_handlers=[health, ready, PartyController],
+        route_handlers=[
+            health,
+            ready,
+            PartyController,
+            AssetController,
+            ProductController,
+            UnitController,
+            PublicRetirementController,
+            OversightController,
+        ],
         lifespan=[database],
         dependencies={
             "db_session": Provide(provide_db_session),

@@ -75,10 +75,14 @@ _sha256 = hashlib.sha256
 
 
 class NodeRef(NamedTuple):
-    """A complete aligned node: the hash of leaves ``[index << level, (index + 1) << level)``."""
+    """A complete aligned node: the hash of leaves ``[index << level, (index + 1) << level)``.
+
+    A plain ``(level, index)`` tuple (hashable, equal to ``(level, index)``); the ``index`` field
+    deliberately shadows ``tuple.index``.
+    """
 
     level: int
-    index: int
+    index: int  # type: ignore[assignment]
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -110,22 +114,25 @@ def _range_refs(start: int, end: int) -> list[NodeRef]:
     ``start`` must be a multiple of a power of two ``>= end - start`` (true for every subtree of
     the RFC 6962 tree), which makes every piece of the binary decomposition aligned.
     """
-    refs: list[NodeRef] = []
     size = end - start
+    if size & (size - 1) == 0:  # complete node: the common case
+        level = size.bit_length() - 1
+        return [NodeRef(level, start >> level)]
+    refs: list[NodeRef] = []
     pos = start
-    level = size.bit_length() - 1
-    while level >= 0:
-        width = 1 << level
-        if size & width:
-            refs.append(NodeRef(level, pos >> level))
-            pos += width
-        level -= 1
+    while size:
+        level = size.bit_length() - 1
+        refs.append(NodeRef(level, pos >> level))
+        pos += 1 << level
+        size ^= 1 << level
     return refs
 
 
 def _range_hash(start: int, end: int, fetched: Mapping[NodeRef, bytes]) -> bytes:
     """MTH of leaves ``[start, end)`` from its complete aligned nodes (folded right to left)."""
     refs = _range_refs(start, end)
+    if len(refs) == 1:
+        return fetched[refs[0]]
     acc = fetched[refs[-1]]
     for ref in reversed(refs[:-1]):
         acc = node_hash(fetched[ref], acc)
@@ -133,11 +140,11 @@ def _range_hash(start: int, end: int, fetched: Mapping[NodeRef, bytes]) -> bytes
 
 
 def _plan_for_ranges(ranges: Iterable[tuple[int, int]]) -> list[NodeRef]:
-    seen: dict[NodeRef, None] = {}
+    # Proof ranges are pairwise disjoint, so their decompositions never repeat a node.
+    plan: list[NodeRef] = []
     for start, end in ranges:
-        for ref in _range_refs(start, end):
-            seen[ref] = None
-    return list(seen)
+        plan.extend(_range_refs(start, end))
+    return plan
 
 
 # --------------------------------------------------------------------------- root

@@ -24,6 +24,11 @@ def bigint(nullable: bool = False, index: bool = False) -> Any:
     return Column(BigInteger, nullable=nullable, index=index)
 
 
+def counter() -> Any:
+    """A non-null integer counter that starts at zero in the database too."""
+    return Column(BigInteger, nullable=False, server_default="0")
+
+
 def decimal(precision: int, scale: int, nullable: bool = False) -> Any:
     return Column(Numeric(precision, scale), nullable=nullable)
 

@@ -1,16 +1,15 @@
 """One transaction per request, committed before the response leaves.
 
-Writes (POST/PUT/PATCH/DELETE) are buffered by `TransactionMiddleware`: the handler's session is
-committed — together with the stored `Idempotency-Key` response — only after the response is
-rendered and before its first byte is sent, so a 2xx is never sent for work that did not commit.
-Reads commit (a no-op) and close in the dependency itself.
+The middleware owns the session's end. Writes (POST/PUT/PATCH/DELETE) are buffered: a 2xx/3xx
+is committed — together with the stored `Idempotency-Key` response — after the response is
+rendered and before its first byte is sent, so a 2xx is never sent for work that did not commit;
+any 4xx/5xx rolls back. Reads stream as usual and their session is closed (rolled back) after.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncGenerator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,10 +53,11 @@ class PendingWrite:
 _pending: ContextVar[PendingWrite | None] = ContextVar("pending_write", default=None)
 
 
-async def _begin_idempotency(request: Request[Any, Any, Any], session: AsyncSession) -> None:
-    pending = _pending.get()
+async def _begin_idempotency(
+    request: Request[Any, Any, Any], session: AsyncSession, pending: PendingWrite
+) -> None:
     key = request.headers.get("idempotency-key")
-    if pending is None or not key:
+    if request.method in READ_METHODS or not key:
         return
     auth = request.headers.get("authorization", "")
     scope = hashlib.sha256(f"{auth}\n{key}".encode()).hexdigest()
@@ -74,24 +74,15 @@ async def _begin_idempotency(request: Request[Any, Any, Any], session: AsyncSess
     pending.request_hash = request_hash
 
 
-async def provide_db_session(
-    request: Request[Any, Any, Any], state: State
-) -> AsyncGenerator[AsyncSession, None]:
-    """The request's session; rolled back on any error, committed once on success."""
-    session: AsyncSession = state.session_factory()
-    try:
-        await _begin_idempotency(request, session)
-        yield session
-    except BaseException:
-        await session.rollback()
-        await session.close()
-        raise
+async def provide_db_session(request: Request[Any, Any, Any], state: State) -> AsyncSession:
+    """The request's session. `TransactionMiddleware` commits it (2xx/3xx) or rolls it back."""
     pending = _pending.get()
     if pending is None:
-        await session.commit()
-        await session.close()
-    else:
-        pending.session = session
+        raise RuntimeError("TransactionMiddleware is not installed")
+    session: AsyncSession = state.session_factory()
+    pending.session = session
+    await _begin_idempotency(request, session, pending)
+    return session
 
 
 _FAILED_COMMIT = json.dumps(
@@ -112,11 +103,19 @@ class TransactionMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in READ_METHODS:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         pending = PendingWrite()
         token = _pending.set(pending)
+        if scope["method"] in READ_METHODS:
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                _pending.reset(token)
+                if pending.session is not None:
+                    await pending.session.close()
+            return
         messages: list[Message] = []
 
         async def capture(message: Message) -> None:
@@ -124,21 +123,29 @@ class TransactionMiddleware:
 
         try:
             await self.app(scope, receive, capture)
+        except BaseException:
+            if pending.session is not None:
+                await pending.session.close()
+            raise
         finally:
             _pending.reset(token)
         if pending.session is not None:
-            messages = await self._commit(pending, messages)
+            messages = await self._finish(pending, messages)
         for message in messages:
             await send(message)
 
     @staticmethod
-    async def _commit(pending: PendingWrite, messages: list[Message]) -> list[Message]:
+    async def _finish(pending: PendingWrite, messages: list[Message]) -> list[Message]:
+        """Commit a successful write (with its idempotency record); roll back anything else."""
         session = pending.session
         assert session is not None
         start = next(m for m in messages if m["type"] == "http.response.start")
         status = int(start["status"])
         try:
-            if pending.idempotency_scope and pending.request_hash and status < 500:
+            if status >= 400:
+                await session.rollback()
+                return messages
+            if pending.idempotency_scope and pending.request_hash:
                 body = b"".join(
                     m.get("body", b"") for m in messages if m["type"] == "http.response.body"
                 )

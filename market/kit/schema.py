@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from datetime import date
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    model_validator,
+)
 
 from market.kit.money import MONEY_PATTERN
 
@@ -40,3 +50,18 @@ class Input(BaseModel):
 
 class Output(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+Quantity = Annotated[int, Strict(), Field(gt=0, le=1_000_000_000_000)]
+Day = Annotated[date, Strict()]
+Json = dict[str, Any]
+
+
+def bounded_json(value: Json, limit: int = 65_536) -> Json:
+    """Free-form attributes: a JSON object of at most `limit` bytes."""
+    if len(json.dumps(value, ensure_ascii=False)) > limit:
+        raise ValueError(f"must be at most {limit} bytes of JSON")
+    return value
+
+
+Attributes = Annotated[Json, AfterValidator(bounded_json)]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from market.kit.invariants import InvariantReport, report
 from market.registry.invariants import registry_checks
 
 
-async def run_invariants(session: AsyncSession) -> InvariantReport:
-    """Run in a REPEATABLE READ snapshot so the checks see one consistent state."""
-    await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-    checks = await registry_checks(session)
+async def run_invariants(engine: AsyncEngine) -> InvariantReport:
+    """Run in one REPEATABLE READ snapshot, so concurrent writes cannot fake a violation."""
+    snapshot = engine.execution_options(isolation_level="REPEATABLE READ")
+    async with AsyncSession(snapshot) as session:
+        checks = await registry_checks(session)
+        await session.rollback()
     return report(checks)

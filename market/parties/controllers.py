@@ -25,7 +25,9 @@ class PartyController(Controller):
         return PartyCreated(party=PartyOut.model_validate(party), api_key=token, api_key_id=key.id)
 
     @get("/parties/{party_id:str}")
-    async def get_party(self, party_id: FromPath[str], caller: CallerOf, db_session: Session) -> PartyOut:
+    async def get_party(
+        self, party_id: FromPath[str], caller: CallerOf, db_session: Session
+    ) -> PartyOut:
         return PartyOut.model_validate(await PartyService(db_session).get(caller, party_id))
 
     @get("/parties")

@@ -10,14 +10,29 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Identity, Index, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Identity,
+    Index,
+    String,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
-from market.db.columns import bigint, day, decimal, jsonb, one_of, party_fk, timestamp
+from market.db.columns import bigint, counter, day, decimal, jsonb, one_of, party_fk, timestamp
 
 RESOURCE_TYPES = (
-    "forest", "grassland", "wetland", "water", "farmland", "wasteland", "tidal_flat", "mountain",
-)  # fmt: skip
+    "forest",
+    "grassland",
+    "wetland",
+    "water",
+    "farmland",
+    "wasteland",
+    "tidal_flat",
+    "mountain",
+)
 ASSET_STATUSES = ("applied", "confirmed", "rejected", "cancelled")
 RIGHT_KINDS = ("ownership", "contract", "use", "operation")
 ECO_PRODUCT_STATUSES = ("pending", "certified", "rejected", "revoked")
@@ -87,9 +102,7 @@ class AssetRight(SQLModel, table=True):
 class AssetEvent(SQLModel, table=True):
     __tablename__ = "asset_events"
 
-    id: int | None = Field(
-        default=None, sa_column=Column(BigInteger, Identity(), primary_key=True)
-    )
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
     asset_id: str = Field(foreign_key="assets.id", index=True)
     kind: str
     actor_id: str = Field(sa_column=party_fk(index=False))
@@ -146,9 +159,7 @@ class EcoProductAsset(SQLModel, table=True):
 class EcoProductEvent(SQLModel, table=True):
     __tablename__ = "eco_product_events"
 
-    id: int | None = Field(
-        default=None, sa_column=Column(BigInteger, Identity(), primary_key=True)
-    )
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
     eco_product_id: str = Field(foreign_key="eco_products.id", index=True)
     kind: str
     actor_id: str = Field(sa_column=party_fk(index=False))
@@ -208,10 +219,10 @@ class Holding(SQLModel, table=True):
 
     party_id: str = Field(sa_column=Column(String, primary_key=True))
     batch_id: str = Field(foreign_key="batches.id", primary_key=True, index=True)
-    available: int = Field(default=0, sa_column=bigint())
-    escrowed: int = Field(default=0, sa_column=bigint())
-    pledged: int = Field(default=0, sa_column=bigint())
-    retired: int = Field(default=0, sa_column=bigint())
+    available: int = Field(default=0, sa_column=counter())
+    escrowed: int = Field(default=0, sa_column=counter())
+    pledged: int = Field(default=0, sa_column=counter())
+    retired: int = Field(default=0, sa_column=counter())
 
 
 class UnitRange(SQLModel, table=True):
@@ -225,9 +236,7 @@ class UnitRange(SQLModel, table=True):
         Index("ix_unit_ranges_hold_ref", "hold_ref"),
     )
 
-    id: int | None = Field(
-        default=None, sa_column=Column(BigInteger, Identity(), primary_key=True)
-    )
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
     batch_id: str = Field(foreign_key="batches.id")
     party_id: str = Field(sa_column=party_fk(index=False))
     bucket: str
@@ -241,9 +250,7 @@ class UnitMovement(SQLModel, table=True):
 
     __tablename__ = "unit_movements"
 
-    id: int | None = Field(
-        default=None, sa_column=Column(BigInteger, Identity(), primary_key=True)
-    )
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
     batch_id: str = Field(foreign_key="batches.id", index=True)
     serial_start: int = Field(sa_column=bigint())
     serial_end: int = Field(sa_column=bigint())
@@ -317,9 +324,7 @@ class RetirementRange(SQLModel, table=True):
     __tablename__ = "retirement_ranges"
     __table_args__ = (Index("ix_retirement_ranges_lookup", "batch_id", "serial_start"),)
 
-    id: int | None = Field(
-        default=None, sa_column=Column(BigInteger, Identity(), primary_key=True)
-    )
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
     retirement_id: str = Field(foreign_key="retirements.id", index=True)
     batch_id: str = Field(foreign_key="batches.id")
     serial_start: int = Field(sa_column=bigint())

@@ -88,3 +88,16 @@ class PartyFactory:
 @pytest.fixture
 def make_party(operator: Actor) -> PartyFactory:
     return PartyFactory(operator)
+
+
+@pytest.fixture
+async def registry(operator: Actor, make_party: PartyFactory) -> Any:
+    from tests.api.registry_helpers import Registry
+
+    return Registry(
+        operator=operator,
+        registrar=await make_party("registrar"),
+        certifier=await make_party("certifier"),
+        regulator=await make_party("regulator"),
+        make_party=make_party,
+    )

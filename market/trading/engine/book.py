@@ -18,7 +18,6 @@ from market.trading.engine.commands import (
     OrderType,
     RestoreOrder,
     Side,
-    Stp,
     TimeInForce,
 )
 from market.trading.engine.events import (
@@ -29,7 +28,6 @@ from market.trading.engine.events import (
     Rejected,
     RejectReason,
     Rested,
-
 )
 from market.trading.engine.invariants import check_book
 from market.trading.engine.levels import Depth, DepthLevel, RestingOrder, _Level, _Order, snapshot
@@ -199,7 +197,16 @@ class OrderBook:
             return events
         # Only a limit order gets here, so `-limit_key` is its own side's key for `price`.
         own_key = -limit_key
-        order = _Order(order_id, party_id, cmd.side, own_key if is_buy else limit_key, remaining, seq, tif, cmd.stp)
+        order = _Order(
+            order_id,
+            party_id,
+            cmd.side,
+            own_key if is_buy else limit_key,
+            remaining,
+            seq,
+            tif,
+            cmd.stp,
+        )
         self._rest(order, own_key)
         events.append(_new(Rested, (order_id, remaining)))
         return events
@@ -289,7 +296,7 @@ class OrderBook:
         out = []
         for key in reversed(keys[-n:] if n > 0 else []):
             level = levels[key]
-            out.append(DepthLevel(level.price, level.total, len(level.orders)))
+            out.append(DepthLevel(level.price, level.total, level.count))
         return out
 
     def _rest(self, order: _Order, key: int) -> None:

@@ -30,11 +30,19 @@ def _check_side(
     count = 0
     for key, level in levels.items():
         _require(level.price > 0 and key == sign * level.price, f"{side} level key {key} wrong")
-        _require(len(level.orders) > 0, f"{side} level {level.price} is empty")
+        _require(level.count > 0, f"{side} level {level.price} is empty")
         total = 0
+        live = 0
         previous_seq = None
         for order in level.orders:
-            _require(order.remaining > 0, f"order {order.order_id} has no quantity")
+            if not order.remaining:
+                # A cancelled order waiting to be dropped lazily: it must be out of the index.
+                _require(
+                    order.order_id not in orders or orders[order.order_id] is not order,
+                    f"dead order {order.order_id} still indexed",
+                )
+                continue
+            _require(order.remaining > 0, f"order {order.order_id} has negative quantity")
             _require(order.side is side, f"order {order.order_id} on the wrong side")
             _require(order.price == level.price, f"order {order.order_id} at the wrong level")
             _require(orders.get(order.order_id) is order, f"order {order.order_id} not indexed")
@@ -44,8 +52,10 @@ def _check_side(
             )
             previous_seq = order.seq
             total += order.remaining
+            live += 1
+        _require(live == level.count, f"{side} level {level.price} count {level.count} != {live}")
         _require(total == level.total, f"{side} level {level.price} total {level.total} != {total}")
-        count += len(level.orders)
+        count += live
     return count
 
 

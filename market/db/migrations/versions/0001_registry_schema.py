@@ -31,19 +31,67 @@ HISTORY_TABLES = (
 
 # code, name, unit, GEP category, retirable, transfer needs approval, expires, description
 PRODUCT_TYPES = (
-    ("CARBON_SINK", "林业碳汇 Carbon sink credit", "tCO2e", "regulating", True, False, False,
-     "forestry/grassland/wetland carbon sink credit (CCER-like)"),
-    ("WATER_RIGHT", "用水权 Water-use right", "m3", "provisioning", False, True, True,
-     "water-use right for a period"),
-    ("EMISSION_RIGHT", "排污权 Emission right", "t", "regulating", True, True, True,
-     "pollutant discharge right"),
-    ("ENERGY_RIGHT", "用能权 Energy-use right", "tce", "regulating", True, False, False,
-     "energy-use right"),
-    ("GREEN_CERT", "绿证 Green electricity certificate", "MWh", "regulating", True, False, False,
-     "green electricity certificate"),
-    ("BRAND_PRODUCT", "区域公用品牌产品 Regional-brand product", "kg", "provisioning", False, False,
-     False, "certified regional-brand / geographical-indication product lot"),
-)  # fmt: skip
+    (
+        "CARBON_SINK",
+        "林业碳汇 Carbon sink credit",
+        "tCO2e",
+        "regulating",
+        True,
+        False,
+        False,
+        "forestry/grassland/wetland carbon sink credit (CCER-like)",
+    ),
+    (
+        "WATER_RIGHT",
+        "用水权 Water-use right",
+        "m3",
+        "provisioning",
+        False,
+        True,
+        True,
+        "water-use right for a period",
+    ),
+    (
+        "EMISSION_RIGHT",
+        "排污权 Emission right",
+        "t",
+        "regulating",
+        True,
+        True,
+        True,
+        "pollutant discharge right",
+    ),
+    (
+        "ENERGY_RIGHT",
+        "用能权 Energy-use right",
+        "tce",
+        "regulating",
+        True,
+        False,
+        False,
+        "energy-use right",
+    ),
+    (
+        "GREEN_CERT",
+        "绿证 Green electricity certificate",
+        "MWh",
+        "regulating",
+        True,
+        False,
+        False,
+        "green electricity certificate",
+    ),
+    (
+        "BRAND_PRODUCT",
+        "区域公用品牌产品 Regional-brand product",
+        "kg",
+        "provisioning",
+        False,
+        False,
+        False,
+        "certified regional-brand / geographical-indication product lot",
+    ),
+)
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -363,10 +411,10 @@ def upgrade() -> None:
         "holdings",
         sa.Column("party_id", sa.String(), nullable=False),
         sa.Column("batch_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("available", sa.BigInteger(), nullable=False),
-        sa.Column("escrowed", sa.BigInteger(), nullable=False),
-        sa.Column("pledged", sa.BigInteger(), nullable=False),
-        sa.Column("retired", sa.BigInteger(), nullable=False),
+        sa.Column("available", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("escrowed", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("pledged", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("retired", sa.BigInteger(), server_default="0", nullable=False),
         sa.CheckConstraint(
             "available >= 0 AND escrowed >= 0 AND pledged >= 0 AND retired >= 0",
             name=op.f("ck_holdings_non_negative"),
@@ -549,17 +597,42 @@ def upgrade() -> None:
     op.execute("CREATE SEQUENCE asset_registration_seq")
     product_types = sa.table(
         "product_types",
-        *(sa.column(c) for c in ("code", "name", "unit", "gep_category", "retirable",
-                                 "transfer_requires_approval", "expires", "description")),
-    )  # fmt: skip
+        *(
+            sa.column(c)
+            for c in (
+                "code",
+                "name",
+                "unit",
+                "gep_category",
+                "retirable",
+                "transfer_requires_approval",
+                "expires",
+                "description",
+            )
+        ),
+    )
     op.bulk_insert(
         product_types,
         [
-            dict(zip(("code", "name", "unit", "gep_category", "retirable",
-                      "transfer_requires_approval", "expires", "description"), row, strict=True))
+            dict(
+                zip(
+                    (
+                        "code",
+                        "name",
+                        "unit",
+                        "gep_category",
+                        "retirable",
+                        "transfer_requires_approval",
+                        "expires",
+                        "description",
+                    ),
+                    row,
+                    strict=True,
+                )
+            )
             for row in PRODUCT_TYPES
         ],
-    )  # fmt: skip
+    )
 
 
 def downgrade() -> None:
