@@ -44,7 +44,7 @@ _T = TypeVar("_T")
 
 
 def make_stream(n: int, seed: int, *, spread: int = 5, cancel_share: float = 0.1) -> Stream:
-    """`n` commands: ~90% new orders at MID ± `spread` ticks, ~10% cancels of earlier ids."""
+    """`n` commands: ~90% new orders near MID ± `spread` ticks, ~10% cancels of earlier ids."""
     rng = random.Random(seed)
     stream: Stream = []
     issued = 0
@@ -77,7 +77,9 @@ def make_stream(n: int, seed: int, *, spread: int = 5, cancel_share: float = 0.1
             tif = TimeInForce.IOC
         elif kind < 0.10:
             tif = TimeInForce.FOK
-        price = (MID + rng.randint(-spread, spread)) * TICK
+        # A one-tick lean towards the other side brings the crossing share near one half.
+        lean = 1 if side is Side.BUY else -1
+        price = (MID + lean + rng.randint(-spread, spread)) * TICK
         stream.append(NewOrder(order_id, party, side, quantity, price, time_in_force=tif))
     return stream
 

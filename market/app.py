@@ -14,6 +14,8 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from sqlalchemy import text
 
+from market.certification.controllers import CertificateController, VerifyPageController
+from market.certification.keyring import install_keyring
 from market.db.engine import create_engine, session_factory
 from market.db.migrate import current_revision, head_revision
 from market.http.dependencies import provide_caller, provide_list_params
@@ -55,6 +57,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL must be set (market serve starts the embedded database)")
     database_url = settings.database_url
+    install_keyring(settings)
 
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncGenerator[None, None]:
@@ -77,6 +80,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             UnitController,
             PublicRetirementController,
             OversightController,
+            CertificateController,
+            VerifyPageController,
         ],
         lifespan=[database],
         dependencies={

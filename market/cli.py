@@ -28,17 +28,21 @@ def prepare_database(settings: Settings) -> tuple[str, bool]:
 
 
 async def bootstrap(settings: Settings) -> None:
+    """First-start work: the platform operator and its signing key, the bootstrap API key."""
+    from market.certification.keyring import install_keyring
+    from market.certification.service import CertificateService
     from market.db.engine import create_engine, session_factory
     from market.parties.service import PartyService
 
-    if settings.market_operator_token is None:
-        return
+    install_keyring(settings)
     engine = create_engine(str(settings.database_url), 2)
     try:
         async with session_factory(engine)() as session:
-            await PartyService(session).ensure_bootstrap_operator(
-                settings.market_operator_token.get_secret_value()
-            )
+            await CertificateService(session).ensure_platform()
+            if settings.market_operator_token is not None:
+                await PartyService(session).ensure_bootstrap_operator(
+                    settings.market_operator_token.get_secret_value()
+                )
             await session.commit()
     finally:
         await engine.dispose()

@@ -18,6 +18,7 @@ metadata = SQLModel.metadata
 
 def import_all_models() -> None:
     """Import every context's models so the metadata is complete (Alembic, tests)."""
+    import market.certification.models
     import market.http.models
     import market.parties.models
     import market.registry.models  # noqa: F401

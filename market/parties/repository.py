@@ -32,12 +32,6 @@ class PartyRepository:
         rows = await self.session.execute(select(Party).where(Party.credit_code == credit_code))
         return rows.scalar_one_or_none()
 
-    async def first_of_kind(self, kind: str) -> Party | None:
-        rows = await self.session.execute(
-            select(Party).where(Party.kind == kind).order_by(Party.id).limit(1)  # type: ignore[arg-type]
-        )
-        return rows.scalar_one_or_none()
-
     async def list(self, *, limit: int, cursor: str | None, kind: str | None) -> list[Party]:
         query = select(Party).order_by(Party.id).limit(limit + 1)  # type: ignore[arg-type]
         if cursor:

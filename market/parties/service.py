@@ -110,11 +110,8 @@ class PartyService:
         await self.parties.set_status(party_id, party.status)
         return party
 
-    async def ensure_bootstrap_operator(self, token: str, name: str = "Platform operator") -> Party:
-        """Make `token` a valid operator key (creating the operator party on first start)."""
-        existing = await self.keys.party_for_token_hash(hash_token(token))
-        if existing is not None:
-            return existing
+    async def ensure_platform_operator(self, name: str = "Platform operator") -> Party:
+        """The platform's own operator party (fee account, platform signing key)."""
         party = await self.parties.by_credit_code(BOOTSTRAP_OPERATOR_CODE)
         if party is None:
             party = await self.parties.add(
@@ -127,10 +124,18 @@ class PartyService:
                     created_at=utcnow(),
                 )
             )
+        return party
+
+    async def ensure_bootstrap_operator(self, token: str, name: str = "Platform operator") -> Party:
+        """Make `token` a valid operator key (creating the operator party on first start)."""
+        existing = await self.keys.party_for_token_hash(hash_token(token))
+        if existing is not None:
+            return existing
+        party = await self.ensure_platform_operator(name)
         await self._issue_key(party.id, token)
         return party
 
-    async def operator_party(self) -> Party | None:
+    async def platform_party_id(self) -> str | None:
         """The platform operator (owner of the fee account and the platform key)."""
         party = await self.parties.by_credit_code(BOOTSTRAP_OPERATOR_CODE)
-        return party or await self.parties.first_of_kind("operator")
+        return party.id if party else None

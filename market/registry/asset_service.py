@@ -9,6 +9,7 @@ from typing import Any
 from shapely.geometry import shape
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.certification.service import CertificateService
 from market.db.locking import advisory_xact_lock
 from market.kit.errors import NotFound
 from market.kit.ids import new_id
@@ -21,6 +22,7 @@ from market.registry.errors import (
     InvalidStatus,
     UnknownParty,
 )
+from market.registry.facts import rights_confirmation_facts
 from market.registry.geometry import overlap_ratio, overlaps_too_much, parse_boundary
 from market.registry.models import Asset, AssetEvent, AssetRight
 from market.registry.repository import RegistryRepository
@@ -155,11 +157,22 @@ class AssetService:
             f"{asset.region_code}-{RESOURCE_CODES[asset.resource_type]}-{now.year}-{seq:06d}"
         )
         asset.decided_at = now
+        rights = await self.repo.rights_of([asset.id])
+        certificate = await CertificateService(self.repo.session).issue(
+            "rights_confirmation",
+            asset.id,
+            caller.party_id,
+            rights_confirmation_facts(asset, rights),
+        )
+        asset.certificate_id = certificate.id
         await self.repo.add(asset)
         await self._event(
-            asset.id, "confirmed", caller, {"registration_number": asset.registration_number}
+            asset.id,
+            "confirmed",
+            caller,
+            {"registration_number": asset.registration_number, "certificate_id": certificate.id},
         )
-        return asset, await self.repo.rights_of([asset.id])
+        return asset, rights
 
     async def reject(
         self, caller: Caller, asset_id: str, reason: str

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.certification.service import CertificateService
 from market.db.locking import advisory_xact_lock
 from market.kit.errors import NotFound
 from market.kit.ids import new_id
@@ -20,6 +21,7 @@ from market.registry.errors import (
     NotRightHolder,
     UnknownProductType,
 )
+from market.registry.facts import batch_facts, certification_facts
 from market.registry.models import (
     AssetRight,
     Batch,
@@ -135,9 +137,22 @@ class ProductService:
         product.valid_until = data.valid_until
         product.certifier_id = caller.party_id
         product.decided_at = utcnow()
+        asset_ids = await self.repo.assets_of_product(product_id)
+        certificate = await CertificateService(self.repo.session).issue(
+            "eco_product_certification",
+            product.id,
+            caller.party_id,
+            certification_facts(product, asset_ids),
+        )
+        product.certificate_id = certificate.id
         await self.repo.add(product)
-        await self._event(product.id, "certified", caller, {"standard": data.standard})
-        return product, await self.repo.assets_of_product(product_id)
+        await self._event(
+            product.id,
+            "certified",
+            caller,
+            {"standard": data.standard, "certificate_id": certificate.id},
+        )
+        return product, asset_ids
 
     async def decide_against(
         self, caller: Caller, product_id: str, reason: str, *, revoke: bool
@@ -199,6 +214,10 @@ class ProductService:
             created_at=utcnow(),
         )
         batch.serial = human_serial(batch)
+        certificate = await CertificateService(session).issue(
+            "batch_issuance", batch.id, caller.party_id, batch_facts(batch, asset_ids)
+        )
+        batch.certificate_id = certificate.id
         await self.repo.add(batch)
         await self.repo.add(
             *(

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.certification.service import CertificateService
 from market.kit.errors import Forbidden, InvalidInput, NotFound
 from market.kit.ids import new_id
 from market.kit.time import utcnow
 from market.parties.repository import PartyRepository
 from market.parties.roles import TRADERS, Caller, require, require_active
 from market.registry.errors import BatchExpired, InvalidStatus, NotRetirable, UnknownParty
+from market.registry.facts import pledge_facts, retirement_facts, transfer_facts
 from market.registry.models import (
     Approval,
     Batch,
@@ -36,6 +38,7 @@ class UnitService:
         self.units = UnitLedger(session)
         self.unit_rows = UnitRepository(session)
         self.parties = PartyRepository(session)
+        self.certificates = CertificateService(session)
 
     # holdings -------------------------------------------------------------------------------
 
@@ -114,6 +117,8 @@ class UnitService:
             created_at=now,
             decided_at=now if status == "completed" else None,
         )
+        if status == "completed":
+            await self._certify_transfer(transfer)
         await self.repo.add(transfer)
         if status == "pending_approval":
             await self.repo.add(
@@ -178,8 +183,16 @@ class UnitService:
         approval.decided_by = caller.party_id
         approval.decided_at = now
         approval.reason = reason
+        if approve:
+            await self._certify_transfer(transfer)
         await self.repo.add(transfer, approval)
         return approval
+
+    async def _certify_transfer(self, transfer: Transfer) -> None:
+        certificate = await self.certificates.issue_as_platform(
+            "transfer", transfer.id, transfer_facts(transfer)
+        )
+        transfer.certificate_id = certificate.id
 
     # retirements ----------------------------------------------------------------------------
 
@@ -209,6 +222,10 @@ class UnitService:
             period=data.period,
             retired_at=utcnow(),
         )
+        certificate = await self.certificates.issue_as_platform(
+            "retirement", retirement.id, retirement_facts(retirement)
+        )
+        retirement.certificate_id = certificate.id
         await self.repo.add(retirement)
         await self.repo.add(
             *(
@@ -260,6 +277,10 @@ class UnitService:
             reference=data.reference,
             created_at=utcnow(),
         )
+        certificate = await self.certificates.issue_as_platform(
+            "pledge", pledge.id, pledge_facts(pledge)
+        )
+        pledge.certificate_id = certificate.id
         await self.repo.add(pledge)
         return pledge
 
@@ -282,6 +303,7 @@ class UnitService:
         )
         pledge.status = "released"
         pledge.released_at = utcnow()
+        await self.certificates.issue_as_platform("pledge_release", pledge.id, pledge_facts(pledge))
         await self.repo.add(pledge)
         return pledge
 

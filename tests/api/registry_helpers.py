@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import itertools
 from dataclasses import dataclass
 from typing import Any
@@ -85,3 +86,55 @@ class Registry:
 
     async def trader(self, kind: str = "collective") -> Actor:
         return await self.make_party(kind)
+
+    async def applied_asset(self, holder: Actor, **over: Any) -> dict[str, Any]:
+        """An asset application (status `applied`), not yet decided."""
+        applied = await holder.post("/v1/assets", json=asset_body(holder, **over))
+        assert applied.status_code == 201, applied.text
+        return dict(applied.json())
+
+    async def product_on(
+        self, holder: Actor, asset_ids: list[str], product_type: str = "CARBON_SINK"
+    ) -> dict[str, Any]:
+        """A certified eco-product of `holder` on the given (confirmed) assets."""
+        applied = await holder.post(
+            "/v1/eco-products",
+            json={"product_type": product_type, "name": "产品", "asset_ids": asset_ids},
+        )
+        assert applied.status_code == 201, applied.text
+        certified = await self.certifier.post(
+            f"/v1/eco-products/{applied.json()['id']}/certify", json={"standard": "CCER"}
+        )
+        assert certified.status_code == 200, certified.text
+        return dict(certified.json())
+
+    async def issue(
+        self,
+        product_id: str,
+        quantity: int,
+        period_start: str = "2025-01-01",
+        period_end: str = "2025-12-31",
+        vintage: int = 2025,
+    ) -> dict[str, Any]:
+        """Issue a batch of a certified eco-product for the given period."""
+        issued = await self.certifier.post(
+            f"/v1/eco-products/{product_id}/batches",
+            json={"quantity": quantity, "vintage": vintage, "period_start": period_start,
+                  "period_end": period_end},
+        )  # fmt: skip
+        assert issued.status_code == 201, issued.text
+        return dict(issued.json())
+
+    async def current_batch(
+        self, holder: Actor, quantity: int, product_type: str = "WATER_RIGHT"
+    ) -> dict[str, Any]:
+        """A batch whose period has not ended (today .. a year from now)."""
+        today = _dt.date.today()
+        product = await self.certified_product(holder, product_type)
+        return await self.issue(
+            product["id"],
+            quantity,
+            period_start=(today - _dt.timedelta(days=1)).isoformat(),
+            period_end=(today + _dt.timedelta(days=365)).isoformat(),
+            vintage=today.year,
+        )

@@ -195,19 +195,18 @@ class OrderBook:
         if is_market or tif is _IOC or tif is _FOK:
             events.append(_new(Cancelled, (order_id, remaining, _IOC_REMAINDER)))
             return events
-        # Only a limit order gets here, so `-limit_key` is its own side's key for `price`.
-        own_key = -limit_key
+        # Only a limit order gets here: its key is `-limit_key` and its price follows from it.
         order = _Order(
             order_id,
             party_id,
             cmd.side,
-            own_key if is_buy else limit_key,
+            -limit_key if is_buy else limit_key,
             remaining,
             seq,
             tif,
             cmd.stp,
         )
-        self._rest(order, own_key)
+        self._rest(order, -limit_key)
         events.append(_new(Rested, (order_id, remaining)))
         return events
 

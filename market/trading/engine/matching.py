@@ -136,7 +136,7 @@ def fillable(
             if not maker.remaining:
                 continue
             if maker.party_id == party_id:
-                if stp is _NEWEST:
+                if stp is _NEWEST or stp is _BOTH:
                     return False
                 continue
             fill = min(maker.remaining, needed)

@@ -1,0 +1,246 @@
+"""Signing keys, certificate issuance and the public Merkle log.
+
+A certificate is issued in the same transaction as the fact it certifies and appended to the
+log there too. Appends lock the single `log_state` row until commit, which makes log indices
+gap-free; services issue certificates as the last step of a use case so that lock is always
+taken last (no lock cycles with holdings or orders).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.certification import merkle
+from market.certification.errors import InvalidProofRequest, KeyAlreadyRevoked, LogNotReady
+from market.certification.keyring import keyring
+from market.certification.models import Certificate, SigningKey
+from market.certification.offline import VerificationResult, verify_certificate
+from market.certification.payloads import build_payload
+from market.certification.repository import CertificateRepository, KeyRepository, LogRepository
+from market.certification.signing import (
+    ALG,
+    b64u_encode,
+    canonical_bytes,
+    generate_private_key,
+    key_id_for,
+    public_key_bytes,
+    sign_bytes,
+    sign_tree_head,
+)
+from market.db.locking import advisory_xact_lock
+from market.kit.errors import Forbidden, NotFound
+from market.kit.ids import new_id
+from market.kit.time import isoformat, utcnow
+from market.parties.roles import Caller, require
+from market.parties.service import PartyService
+
+SIGNERS = ("registrar", "certifier", "operator")
+
+
+def certificate_json(certificate: Certificate) -> dict[str, Any]:
+    """The API shape: `{id, kind, payload, signature, alg, key_id, log_index}`."""
+    import json
+
+    return {
+        "id": certificate.id,
+        "kind": certificate.kind,
+        "payload": json.loads(certificate.canonical),
+        "signature": b64u_encode(certificate.signature),
+        "alg": ALG,
+        "key_id": certificate.key_id,
+        "log_index": certificate.log_index,
+    }
+
+
+def key_json(key: SigningKey) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "key_id": key.key_id,
+        "party_id": key.party_id,
+        "alg": key.alg,
+        "public_key": b64u_encode(key.public_key),
+        "status": key.status,
+        "not_before": isoformat(key.not_before),
+    }
+    if key.rotated_at is not None:
+        entry["rotated_at"] = isoformat(key.rotated_at)
+    if key.revoked_at is not None:
+        entry["revoked_at"] = isoformat(key.revoked_at)
+    return entry
+
+
+class CertificateService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.keys = KeyRepository(session)
+        self.log = LogRepository(session)
+        self.certificates = CertificateRepository(session)
+
+    # keys -----------------------------------------------------------------------------------
+
+    async def _create_key(self, party_id: str) -> SigningKey:
+        private_key = generate_private_key()
+        public = public_key_bytes(private_key)
+        key_id = key_id_for(public)
+        key = SigningKey(
+            key_id=key_id,
+            party_id=party_id,
+            public_key=public,
+            encrypted_private_key=keyring().seal(key_id, private_key),
+            not_before=utcnow(),
+        )
+        await self.keys.add(key)
+        return key
+
+    async def signing_key(self, party_id: str) -> SigningKey:
+        """The party's active key, created on first use."""
+        key = await self.keys.active_for(party_id)
+        if key is None:
+            await advisory_xact_lock(self.session, "signing-key", party_id)
+            key = await self.keys.active_for(party_id) or await self._create_key(party_id)
+        return key
+
+    async def platform_party_id(self) -> str:
+        party_id = await PartyService(self.session).platform_party_id()
+        if party_id is None:
+            raise LogNotReady("the platform operator does not exist yet")
+        return party_id
+
+    async def ensure_platform(self) -> str:
+        """Create the platform operator and its key if missing (start-up)."""
+        party = await PartyService(self.session).ensure_platform_operator()
+        await self.signing_key(party.id)
+        return party.id
+
+    async def rotate(self, caller: Caller) -> SigningKey:
+        require(caller, *SIGNERS)
+        await advisory_xact_lock(self.session, "signing-key", caller.party_id)
+        current = await self.keys.active_for(caller.party_id)
+        if current is not None:
+            await self.keys.retire(current.key_id, "rotated", utcnow(), "rotated_at")
+        return await self._create_key(caller.party_id)
+
+    async def revoke(self, caller: Caller, key_id: str, revoked_at: datetime | None) -> SigningKey:
+        """Mark a key compromised from `revoked_at` (default now; may be backdated)."""
+        key = await self.keys.get(key_id, lock=True)
+        if key is None:
+            raise NotFound("key not found")
+        if caller.kind != "operator" and caller.party_id != key.party_id:
+            raise Forbidden("only the key's owner or the operator can revoke it")
+        if key.status == "revoked":
+            raise KeyAlreadyRevoked("the key is already revoked")
+        now = utcnow()
+        at = min(revoked_at or now, now)
+        await self.keys.retire(key.key_id, "revoked", at, "revoked_at")
+        key.status, key.revoked_at = "revoked", at
+        return key
+
+    async def published_keys(self) -> dict[str, Any]:
+        return {"keys": [key_json(k) for k in await self.keys.all()]}
+
+    # certificates ---------------------------------------------------------------------------
+
+    async def issue(
+        self, kind: str, subject_id: str, issuer_id: str, facts: Mapping[str, Any]
+    ) -> Certificate:
+        """Sign `facts` as `issuer_id` and append the certificate to the log."""
+        key = await self.signing_key(issuer_id)
+        private_key = keyring().open(key.key_id, key.encrypted_private_key)
+        certificate_id = new_id("crt")
+        issued_at = utcnow()
+        payload = build_payload(kind, certificate_id, isoformat(issued_at), issuer_id, facts)
+        canonical = canonical_bytes(payload)
+        signature = sign_bytes(private_key, canonical)
+        log_index = await self._append(canonical)
+        certificate = Certificate(
+            id=certificate_id,
+            kind=kind,
+            subject_id=subject_id,
+            issuer_id=issuer_id,
+            key_id=key.key_id,
+            canonical=canonical,
+            payload_hash=hashlib.sha256(canonical).hexdigest(),
+            signature=signature,
+            log_index=log_index,
+            issued_at=issued_at,
+        )
+        await self.certificates.add(certificate)
+        return certificate
+
+    async def issue_as_platform(
+        self, kind: str, subject_id: str, facts: Mapping[str, Any]
+    ) -> Certificate:
+        return await self.issue(kind, subject_id, await self.platform_party_id(), facts)
+
+    async def _append(self, canonical: bytes) -> int:
+        size, _ = await self.log.lock_state()
+        fetched = await self.log.fetch(merkle.append_plan(size))
+        new_nodes = merkle.append_nodes(size, merkle.leaf_hash(canonical), fetched)
+        await self.log.store(new_nodes)
+        known = {**fetched, **dict(new_nodes)}
+        plan = [ref for ref in merkle.root_plan(size + 1) if ref not in known]
+        known.update(await self.log.fetch(plan))
+        await self.log.set_state(size + 1, merkle.root_from(size + 1, known))
+        return size
+
+    async def get(self, certificate_id: str) -> Certificate:
+        certificate = await self.certificates.get(certificate_id)
+        if certificate is None:
+            raise NotFound("certificate not found")
+        return certificate
+
+    async def verify(self, certificate: Mapping[str, Any]) -> VerificationResult:
+        return verify_certificate(certificate, await self.published_keys())
+
+    # the log --------------------------------------------------------------------------------
+
+    async def head(self) -> dict[str, Any]:
+        """The current signed tree head, signed now by the platform key."""
+        size, root = await self.log.state()
+        platform = await self.platform_party_id()
+        key = await self.keys.active_for(platform)
+        if key is None:
+            raise LogNotReady("the platform signing key does not exist yet")
+        timestamp = isoformat(utcnow())
+        signature = sign_tree_head(
+            keyring().open(key.key_id, key.encrypted_private_key), size, root.hex(), timestamp
+        )
+        return {
+            "tree_size": size,
+            "root_hash": root.hex(),
+            "timestamp": timestamp,
+            "signature": b64u_encode(signature),
+            "key_id": key.key_id,
+        }
+
+    async def inclusion_proof(self, leaf_index: int, tree_size: int | None) -> dict[str, Any]:
+        size, _ = await self.log.state()
+        tree_size = size if tree_size is None else tree_size
+        if not 0 <= leaf_index < tree_size <= size:
+            raise InvalidProofRequest(
+                f"need 0 <= leaf_index < tree_size <= {size} (the log's size)"
+            )
+        fetched = await self.log.fetch(merkle.inclusion_plan(leaf_index, tree_size))
+        path = merkle.inclusion_proof(leaf_index, tree_size, fetched)
+        return {
+            "leaf_index": leaf_index,
+            "tree_size": tree_size,
+            "audit_path": [h.hex() for h in path],
+        }
+
+    async def consistency_proof(self, first: int, second: int | None) -> dict[str, Any]:
+        size, _ = await self.log.state()
+        second = size if second is None else second
+        if not 1 <= first <= second <= size:
+            raise InvalidProofRequest(f"need 1 <= first <= second <= {size} (the log's size)")
+        fetched = await self.log.fetch(merkle.consistency_plan(first, second))
+        proof = merkle.consistency_proof(first, second, fetched)
+        return {"first": first, "second": second, "proof": [h.hex() for h in proof]}
+
+    async def root_at(self, tree_size: int) -> bytes:
+        fetched = await self.log.fetch(merkle.root_plan(tree_size))
+        return merkle.root_from(tree_size, fetched)
