@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from market.settings import Settings, get_settings
 
@@ -109,6 +110,53 @@ def cmd_operator_create(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _invariants(settings: Settings) -> bool:
+    from market.db.engine import create_engine
+    from market.oversight.invariants import run_invariants
+
+    engine = create_engine(str(settings.database_url), 1)
+    try:
+        result = await run_invariants(engine)
+    finally:
+        await engine.dispose()
+    for check in result.checks:
+        print(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+    return result.ok
+
+
+def cmd_invariants(_: argparse.Namespace) -> int:
+    """Exit 0 when every invariant holds, 1 otherwise."""
+    settings = get_settings()
+    prepare_database(settings)
+    return 0 if asyncio.run(_invariants(settings)) else 1
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Verify a certificate (or a bundle with tree head and proof) offline: no server, no DB."""
+    import json
+
+    from market.certification.offline import verify_certificate, verify_inclusion_bundle
+
+    document = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    keys = json.loads(Path(args.keys).read_text(encoding="utf-8")) if args.keys else None
+    if isinstance(document, dict) and "certificate" in document:
+        keys = keys or document.get("keys")
+        certificate = document["certificate"]
+        result = verify_certificate(certificate, keys)
+        report: dict[str, object] = {"certificate": result.to_json()}
+        if result.valid and "tree_head" in document and "inclusion_proof" in document:
+            inclusion = verify_inclusion_bundle(
+                certificate, document["tree_head"], document["inclusion_proof"], keys
+            )
+            report["inclusion"] = inclusion.to_json()
+            result = inclusion if not inclusion.valid else result
+    else:
+        result = verify_certificate(document, keys)
+        report = {"certificate": result.to_json()}
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+    return 0 if result.valid else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="market", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -128,6 +176,16 @@ def build_parser() -> argparse.ArgumentParser:
     create = op_sub.add_parser("create", help="create an operator API key and print it")
     create.add_argument("--name", default="Platform operator")
     create.set_defaults(func=cmd_operator_create)
+
+    sub.add_parser("invariants", help="run every invariant; exit 1 on a violation").set_defaults(
+        func=cmd_invariants
+    )
+    verify = sub.add_parser("verify", help="verify a certificate or bundle offline")
+    verify.add_argument(
+        "file", help="certificate JSON, or a bundle from /v1/certificates/{id}/bundle"
+    )
+    verify.add_argument("--keys", help="KEYS.json as published at GET /v1/keys")
+    verify.set_defaults(func=cmd_verify)
     return parser
 
 

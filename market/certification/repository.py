@@ -111,6 +111,12 @@ class CertificateRepository:
         )
         return list(rows.scalars())
 
+    async def recent(self, limit: int) -> list[Certificate]:
+        rows = await self.session.execute(
+            select(Certificate).order_by(CERTS.c.log_index.desc()).limit(limit)
+        )
+        return list(rows.scalars())
+
     async def leaf_gaps(self) -> list[dict[str, int]]:
         """Log indices are 0..n-1 with no gap: compare count and max with the state."""
         from sqlalchemy import func

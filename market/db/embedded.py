@@ -39,8 +39,7 @@ def stop_embedded(data_dir: Path) -> None:
             server.cleanup()
     if not (pgdata / "postmaster.pid").exists():
         return
-    _pgserver()
-    from pgserver._commands import pg_ctl
+    pg_ctl = _pgserver()._commands.pg_ctl
 
     user = "pgserver" if os.geteuid() == 0 else None
     with contextlib.suppress(subprocess.SubprocessError, OSError):

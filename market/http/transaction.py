@@ -17,7 +17,16 @@ from typing import Any
 import structlog
 from litestar import Request
 from litestar.datastructures import State
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.enums import ScopeType
+from litestar.types import (
+    ASGIApp,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.http.models import IdempotencyRecord
@@ -103,12 +112,12 @@ class TransactionMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         pending = PendingWrite()
         token = _pending.set(pending)
-        if scope["method"] in READ_METHODS:
+        if scope.get("method") in READ_METHODS:
             try:
                 await self.app(scope, receive, send)
             finally:
@@ -163,13 +172,16 @@ class TransactionMiddleware:
         except Exception:
             log.exception("commit_failed")
             await session.rollback()
-            return [
-                {
-                    "type": "http.response.start",
-                    "status": 503,
-                    "headers": [(b"content-type", b"application/problem+json")],
-                },
-                {"type": "http.response.body", "body": _FAILED_COMMIT},
-            ]
+            failed_start: HTTPResponseStartEvent = {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [(b"content-type", b"application/problem+json")],
+            }
+            failed_body: HTTPResponseBodyEvent = {
+                "type": "http.response.body",
+                "body": _FAILED_COMMIT,
+                "more_body": False,
+            }
+            return [failed_start, failed_body]
         finally:
             await session.close()

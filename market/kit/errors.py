@@ -53,5 +53,5 @@ STATUS_BY_CLASS: dict[type[DomainError], int] = {
 def status_for(error: DomainError) -> int:
     for cls in type(error).__mro__:
         if cls in STATUS_BY_CLASS:
-            return STATUS_BY_CLASS[cls]  # type: ignore[index]
+            return STATUS_BY_CLASS[cls]
     return 400

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -11,12 +11,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     Strict,
     StringConstraints,
     model_validator,
 )
 
 from market.kit.money import MONEY_PATTERN
+from market.kit.time import isoformat
 
 Money = Annotated[str, StringConstraints(pattern=MONEY_PATTERN)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -65,3 +67,6 @@ def bounded_json(value: Json, limit: int = 65_536) -> Json:
 
 
 Attributes = Annotated[Json, AfterValidator(bounded_json)]
+
+# RFC 3339 UTC with microseconds always present (API.md Conventions).
+Timestamp = Annotated[datetime, PlainSerializer(isoformat, return_type=str)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from litestar import Controller, get, post
@@ -12,7 +11,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from market.http.dependencies import CallerOf, Listing, Session
 from market.kit.invariants import InvariantReport
 from market.kit.pagination import Page, page_of
-from market.kit.schema import Input, Output, Text
+from market.kit.schema import Input, Output, Text, Timestamp
 from market.oversight.invariants import run_invariants
 from market.parties.roles import require
 from market.parties.schemas import PartyOut
@@ -31,8 +30,8 @@ class ApprovalOut(Output):
     status: str
     reason: str | None
     decided_by: str | None
-    created_at: datetime
-    decided_at: datetime | None
+    created_at: Timestamp
+    decided_at: Timestamp | None
 
 
 class DecisionIn(Input):

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from market.certification.invariants import certification_checks
 from market.kit.invariants import InvariantReport, report
-from market.registry.invariants import registry_checks
+from market.registry.invariants import append_only_tables, registry_checks
 
 
 async def run_invariants(engine: AsyncEngine) -> InvariantReport:
     """Run in one REPEATABLE READ snapshot, so concurrent writes cannot fake a violation."""
     snapshot = engine.execution_options(isolation_level="REPEATABLE READ")
     async with AsyncSession(snapshot) as session:
-        checks = await registry_checks(session)
+        with_trigger = await append_only_tables(session)
+        checks = await registry_checks(session, with_trigger)
+        checks += await certification_checks(session, with_trigger)
         await session.rollback()
     return report(checks)

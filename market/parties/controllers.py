@@ -38,7 +38,7 @@ class PartyController(Controller):
         list_params: Listing,
         kind: Annotated[str | None, QueryParameter(max_length=20)] = None,
     ) -> Page[PartyOut]:
-        rows = await PartyService(db_session).list(
+        rows = await PartyService(db_session).list_parties(
             caller, limit=list_params.limit, cursor=list_params.cursor, kind=kind
         )
         return page_of([PartyOut.model_validate(p) for p in rows], list_params.limit)

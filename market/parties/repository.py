@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.parties.models import ApiKey, Party
+
+PARTIES: Table = Party.__table__  # type: ignore[attr-defined]
+KEYS: Table = ApiKey.__table__  # type: ignore[attr-defined]
 
 
 class PartyRepository:
@@ -25,28 +28,30 @@ class PartyRepository:
     async def get_many(self, party_ids: set[str]) -> dict[str, Party]:
         if not party_ids:
             return {}
-        rows = await self.session.execute(select(Party).where(Party.id.in_(party_ids)))  # type: ignore[attr-defined]
+        rows = await self.session.execute(select(Party).where(PARTIES.c.id.in_(party_ids)))
         return {p.id: p for p in rows.scalars()}
 
     async def by_credit_code(self, credit_code: str) -> Party | None:
-        rows = await self.session.execute(select(Party).where(Party.credit_code == credit_code))
+        rows = await self.session.execute(select(Party).where(PARTIES.c.credit_code == credit_code))
         return rows.scalar_one_or_none()
 
     async def list(self, *, limit: int, cursor: str | None, kind: str | None) -> list[Party]:
-        query = select(Party).order_by(Party.id).limit(limit + 1)  # type: ignore[arg-type]
+        query = select(Party).order_by(PARTIES.c.id).limit(limit + 1)
         if cursor:
-            query = query.where(Party.id > cursor)
+            query = query.where(PARTIES.c.id > cursor)
         if kind:
-            query = query.where(Party.kind == kind)
+            query = query.where(PARTIES.c.kind == kind)
         rows = await self.session.execute(query)
         return list(rows.scalars())
 
     async def set_status(self, party_id: str, status: str) -> None:
-        await self.session.execute(update(Party).where(Party.id == party_id).values(status=status))  # type: ignore[arg-type]
+        await self.session.execute(
+            update(Party).where(PARTIES.c.id == party_id).values(status=status)
+        )
 
     async def lock(self, party_id: str) -> Party | None:
         rows = await self.session.execute(
-            select(Party).where(Party.id == party_id).with_for_update()  # type: ignore[arg-type]
+            select(Party).where(PARTIES.c.id == party_id).with_for_update()
         )
         return rows.scalar_one_or_none()
 
@@ -66,12 +71,10 @@ class ApiKeyRepository:
     async def party_for_token_hash(self, token_hash: str) -> Party | None:
         rows = await self.session.execute(
             select(Party)
-            .join(ApiKey, ApiKey.party_id == Party.id)  # type: ignore[arg-type]
-            .where(ApiKey.token_hash == token_hash, ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+            .join(ApiKey, KEYS.c.party_id == PARTIES.c.id)
+            .where(KEYS.c.token_hash == token_hash, KEYS.c.revoked_at.is_(None))
         )
         return rows.scalar_one_or_none()
 
     async def revoke(self, key_id: str, at: datetime) -> None:
-        await self.session.execute(
-            update(ApiKey).where(ApiKey.id == key_id).values(revoked_at=at)  # type: ignore[arg-type]
-        )
+        await self.session.execute(update(ApiKey).where(KEYS.c.id == key_id).values(revoked_at=at))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
-from market.kit.schema import Input, Name, Output, RegionCode
+from market.kit.schema import Input, Name, Output, RegionCode, Timestamp
 
 PartyKind = Literal["collective", "enterprise", "registrar", "certifier", "regulator", "operator"]
 
@@ -24,14 +23,14 @@ class PartyOut(Output):
     credit_code: str
     region_code: str
     status: str
-    created_at: datetime
+    created_at: Timestamp
 
 
 class ApiKeyOut(Output):
     id: str
     party_id: str
     api_key: str
-    created_at: datetime
+    created_at: Timestamp
 
 
 class PartyCreated(Output):

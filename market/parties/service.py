@@ -77,7 +77,7 @@ class PartyService:
             raise NotFound("party not found")
         return party
 
-    async def list(
+    async def list_parties(
         self, caller: Caller, *, limit: int, cursor: str | None, kind: str | None
     ) -> list[Party]:
         require(caller, "operator", "regulator")

@@ -43,7 +43,7 @@ class AssetController(Controller):
         holder_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
         region_code: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{2,6}$")] = None,
     ) -> Page[AssetOut]:
-        rows = await AssetService(db_session).list(
+        rows = await AssetService(db_session).list_assets(
             caller,
             limit=list_params.limit,
             cursor=list_params.cursor,

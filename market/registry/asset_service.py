@@ -115,7 +115,7 @@ class AssetService:
             return True
         return any(r.holder_id == caller.party_id for r in rights)
 
-    async def list(
+    async def list_assets(
         self, caller: Caller, *, limit: int, cursor: str | None, **filters: str | None
     ) -> list[tuple[Asset, list[AssetRight]]]:
         visible_to = None if caller.kind in ASSET_READERS else caller.party_id

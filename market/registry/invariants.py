@@ -9,9 +9,12 @@ from market.registry.invariant_repository import RegistryInvariantRepository
 from market.registry.models import APPEND_ONLY_TABLES
 
 
-async def registry_checks(session: AsyncSession) -> list[Check]:
+async def append_only_tables(session: AsyncSession) -> set[str]:
+    return await RegistryInvariantRepository(session).tables_with_append_only_trigger()
+
+
+async def registry_checks(session: AsyncSession, with_trigger: set[str]) -> list[Check]:
     repo = RegistryInvariantRepository(session)
-    with_trigger = await repo.tables_with_append_only_trigger()
     missing = sorted(set(APPEND_ONLY_TABLES) - with_trigger)
     return [
         check_from_rows("units_conserved", await repo.units_not_conserved()),

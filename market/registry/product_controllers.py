@@ -55,7 +55,7 @@ class ProductController(Controller):
         list_params: Listing,
         status: Annotated[ProductStatus | None, QueryParameter()] = None,
     ) -> Page[EcoProductOut]:
-        rows = await ProductService(db_session).list(
+        rows = await ProductService(db_session).list_products(
             caller, limit=list_params.limit, cursor=list_params.cursor, status=status
         )
         return page_of([eco_product_out(p, a) for p, a in rows], list_params.limit)

@@ -118,7 +118,7 @@ class ProductService:
             raise NotFound("eco-product not found")
         return product, await self.repo.assets_of_product(product_id)
 
-    async def list(
+    async def list_products(
         self, caller: Caller, *, limit: int, cursor: str | None, status: str | None
     ) -> list[tuple[EcoProduct, list[str]]]:
         applicant = None if caller.kind in PRODUCT_READERS else caller.party_id

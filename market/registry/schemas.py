@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from market.kit.schema import Attributes, Day, Id, Input, Name, Output, Quantity, RegionCode, Text
+from market.kit.schema import (
+    Attributes,
+    Day,
+    Id,
+    Input,
+    Name,
+    Output,
+    Quantity,
+    RegionCode,
+    Text,
+    Timestamp,
+)
 
 ResourceType = Literal[
     "forest", "grassland", "wetland", "water", "farmland", "wasteland", "tidal_flat", "mountain"
@@ -64,8 +75,8 @@ class AssetOut(Output):
     registrar_id: str | None
     reject_reason: str | None
     certificate_id: str | None
-    created_at: datetime
-    decided_at: datetime | None
+    created_at: Timestamp
+    decided_at: Timestamp | None
 
 
 class AssetEventOut(Output):
@@ -74,7 +85,7 @@ class AssetEventOut(Output):
     kind: str
     actor_id: str
     detail: dict[str, Any]
-    created_at: datetime
+    created_at: Timestamp
 
 
 class ProductTypeOut(Output):
@@ -117,8 +128,8 @@ class EcoProductOut(Output):
     certifier_id: str | None
     reason: str | None
     certificate_id: str | None
-    created_at: datetime
-    decided_at: datetime | None
+    created_at: Timestamp
+    decided_at: Timestamp | None
 
 
 class BatchCreate(Input):
@@ -149,7 +160,7 @@ class BatchOut(Output):
     serial_end: int
     serial: str
     certificate_id: str | None
-    created_at: datetime
+    created_at: Timestamp
 
 
 class RangeOut(Output):
@@ -195,8 +206,8 @@ class TransferOut(Output):
     status: str
     ranges: list[RangeOut]
     certificate_id: str | None
-    created_at: datetime
-    decided_at: datetime | None
+    created_at: Timestamp
+    decided_at: Timestamp | None
 
 
 class RetirementCreate(Input):
@@ -216,7 +227,7 @@ class RetirementOut(Output):
     beneficiary: str
     reason: str
     period: str | None
-    retired_at: datetime
+    retired_at: Timestamp
     certificate_id: str | None
 
 
@@ -237,5 +248,5 @@ class PledgeOut(Output):
     status: str
     ranges: list[RangeOut]
     certificate_id: str | None
-    created_at: datetime
-    released_at: datetime | None
+    created_at: Timestamp
+    released_at: Timestamp | None
