@@ -14,6 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from sqlalchemy import text
 
+from market.cash.controllers import CashController
 from market.certification.controllers import CertificateController, VerifyPageController
 from market.certification.keyring import install_keyring
 from market.db.engine import create_engine, session_factory
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             OversightController,
             CertificateController,
             VerifyPageController,
+            CashController,
         ],
         lifespan=[database],
         dependencies={

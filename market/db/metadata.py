@@ -18,7 +18,9 @@ metadata = SQLModel.metadata
 
 def import_all_models() -> None:
     """Import every context's models so the metadata is complete (Alembic, tests)."""
+    import market.cash.models
     import market.certification.models
     import market.http.models
     import market.parties.models
-    import market.registry.models  # noqa: F401
+    import market.registry.models
+    import market.trading.models  # noqa: F401

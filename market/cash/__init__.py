@@ -1,0 +1,1 @@
+"""Cash accounts in integer fen, the double-entry journal, deposits and withdrawals."""
