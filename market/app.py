@@ -20,6 +20,7 @@ from market.certification.keyring import install_keyring
 from market.db.engine import create_engine, session_factory
 from market.db.migrate import current_revision, head_revision
 from market.http.dependencies import provide_caller, provide_list_params
+from market.http.nul_guard import NulGuardMiddleware
 from market.http.problems import EXCEPTION_HANDLERS, problem
 from market.http.transaction import TransactionMiddleware, provide_db_session
 from market.oversight.controllers import OversightController
@@ -28,6 +29,14 @@ from market.registry.asset_controllers import AssetController
 from market.registry.product_controllers import ProductController
 from market.registry.unit_controllers import PublicRetirementController, UnitController
 from market.settings import Settings, get_settings
+from market.trading import expiry
+from market.trading.controllers import (
+    InstrumentController,
+    OrderController,
+    OversightTradingController,
+)
+from market.trading.sequencer import Sequencer
+from market.trading.stream import instrument_stream
 
 MAX_BODY_BYTES = 1_048_576
 
@@ -63,12 +72,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncGenerator[None, None]:
         engine = create_engine(database_url, settings.db_pool_size)
+        factory = session_factory(engine)
         app.state.engine = engine
-        app.state.session_factory = session_factory(engine)
+        app.state.session_factory = factory
         app.state.settings = settings
+        app.state.sequencer = Sequencer(factory)
         try:
-            yield
+            async with expiry.running(app.state.sequencer, factory):
+                yield
         finally:
+            await app.state.sequencer.close()
             await engine.dispose()
 
     return Litestar(
@@ -84,6 +97,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CertificateController,
             VerifyPageController,
             CashController,
+            InstrumentController,
+            OrderController,
+            OversightTradingController,
+            instrument_stream,
         ],
         lifespan=[database],
         dependencies={
@@ -91,7 +108,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "caller": Provide(provide_caller),
             "list_params": Provide(provide_list_params, sync_to_thread=False),
         },
-        middleware=[DefineMiddleware(TransactionMiddleware)],
+        middleware=[DefineMiddleware(NulGuardMiddleware), DefineMiddleware(TransactionMiddleware)],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(

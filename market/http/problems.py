@@ -16,7 +16,7 @@ log = structlog.get_logger()
 PROBLEM_JSON = "application/problem+json"
 
 CODE_BY_STATUS = {
-    400: "bad_request",
+    400: "malformed_request",
     401: "unauthenticated",
     403: "forbidden",
     404: "not_found",

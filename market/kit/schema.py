@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -54,7 +55,15 @@ class Output(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-Quantity = Annotated[int, Strict(), Field(gt=0, le=1_000_000_000_000)]
+def exact_int(value: Any) -> Any:
+    """JSON integers only: no strings, floats (10.0, 1e3) or booleans."""
+    if type(value) is not int:
+        raise ValueError("must be a JSON integer")
+    return value
+
+
+StrictInt = Annotated[int, BeforeValidator(exact_int)]
+Quantity = Annotated[int, BeforeValidator(exact_int), Field(gt=0, le=1_000_000_000_000)]
 Day = Annotated[date, Strict()]
 Json = dict[str, Any]
 

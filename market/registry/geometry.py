@@ -46,6 +46,13 @@ def parse_boundary(geojson: dict[str, Any]) -> Boundary:
         raise InvalidBoundary("boundary.coordinates must be a non-empty array")
     if _count_positions(coordinates, 3 if kind == "Polygon" else 4) > MAX_VERTICES:
         raise InvalidBoundary(f"boundary has more than {MAX_VERTICES} positions")
+    polygons = [coordinates] if kind == "Polygon" else coordinates
+    for polygon in polygons:
+        for ring in polygon if isinstance(polygon, list) else []:
+            if not isinstance(ring, list) or len(ring) < 4 or ring[0] != ring[-1]:
+                raise InvalidBoundary(
+                    "every linear ring needs at least 4 positions and must be closed (RFC 7946)"
+                )
     try:
         geometry = shape({"type": kind, "coordinates": coordinates})
     except (GEOSException, ValueError, TypeError, IndexError, AttributeError) as exc:

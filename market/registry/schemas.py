@@ -16,6 +16,7 @@ from market.kit.schema import (
     Output,
     Quantity,
     RegionCode,
+    StrictInt,
     Text,
     Timestamp,
 )
@@ -27,7 +28,7 @@ RightKind = Literal["ownership", "contract", "use", "operation"]
 AreaHa = Annotated[str, StringConstraints(pattern=r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,4})?$")]
 Share = Annotated[str, StringConstraints(pattern=r"^(0|[1-9][0-9]{0,2})(\.[0-9]{1,2})?$")]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
-Vintage = Annotated[int, Field(ge=1990, le=2100, strict=True)]
+Vintage = Annotated[StrictInt, Field(ge=1990, le=2100)]
 
 
 class RightIn(Input):

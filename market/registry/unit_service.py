@@ -159,8 +159,11 @@ class UnitService:
             raise NotFound("approval not found")
         if approval.status != "pending":
             raise InvalidStatus(f"approval is {approval.status}")
-        if approval.kind != "transfer":
-            raise InvalidStatus("only transfer approvals are handled here")
+        if approval.kind == "trade":
+            from market.trading.approvals import decide_trade
+
+            await decide_trade(self.repo.session, approval.subject_id, approve)
+            return await self._decided(approval, caller, approve, reason)
         transfer = await self.repo.get(Transfer, approval.subject_id, lock=True)
         assert transfer is not None and transfer.status == "pending_approval"
         holdings = await self.units.lock(
@@ -176,16 +179,21 @@ class UnitService:
             ref_id=transfer.id,
             holdings=holdings,
         )
-        now = utcnow()
         transfer.status = "completed" if approve else "rejected"
-        transfer.decided_at = now
-        approval.status = "approved" if approve else "rejected"
-        approval.decided_by = caller.party_id
-        approval.decided_at = now
-        approval.reason = reason
+        transfer.decided_at = utcnow()
         if approve:
             await self._certify_transfer(transfer)
-        await self.repo.add(transfer, approval)
+        await self.repo.add(transfer)
+        return await self._decided(approval, caller, approve, reason)
+
+    async def _decided(
+        self, approval: Approval, caller: Caller, approve: bool, reason: str | None
+    ) -> Approval:
+        approval.status = "approved" if approve else "rejected"
+        approval.decided_by = caller.party_id
+        approval.decided_at = utcnow()
+        approval.reason = reason
+        await self.repo.add(approval)
         return approval
 
     async def _certify_transfer(self, transfer: Transfer) -> None:

@@ -1,1 +1,190 @@
-"""Trading tables."""
+"""Trading tables: instruments, orders and their events, the book's command log, trades,
+settlements. Order events, book commands and trades are append-only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Identity,
+    Index,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlmodel import Field, SQLModel
+
+from market.db.columns import bigint, counter, jsonb, one_of, party_fk, timestamp
+
+INSTRUMENT_STATUSES = ("open", "halted", "closed")
+ORDER_STATUSES = ("open", "partially_filled", "filled", "cancelled", "expired", "rejected")
+OPEN_STATUSES = ("open", "partially_filled")
+SETTLEMENT_STATUSES = ("settled", "pending_approval", "reversed")
+APPEND_ONLY_TABLES = ("order_events", "book_commands", "trades")
+
+
+class Instrument(SQLModel, table=True):
+    __tablename__ = "instruments"
+    __table_args__ = (
+        CheckConstraint(one_of("status", INSTRUMENT_STATUSES), name="status"),
+        CheckConstraint("tick_size_fen > 0 AND lot_size > 0", name="tick_lot"),
+        CheckConstraint("reference_price_fen > 0", name="reference_price"),
+        CheckConstraint("price_band_bps BETWEEN 0 AND 10000", name="band"),
+        CheckConstraint(
+            "buyer_fee_bps BETWEEN 0 AND 10000 AND seller_fee_bps BETWEEN 0 AND 10000", name="fees"
+        ),
+    )
+
+    symbol: str = Field(primary_key=True)
+    product_type: str = Field(foreign_key="product_types.code")
+    eligibility: dict[str, Any] = Field(sa_column=jsonb())
+    tick_size_fen: int = Field(sa_column=bigint())
+    lot_size: int = Field(sa_column=bigint())
+    reference_price_fen: int = Field(sa_column=bigint())
+    price_band_bps: int
+    buyer_fee_bps: int
+    seller_fee_bps: int
+    status: str = "open"
+    last_price_fen: int | None = Field(default=None, sa_column=bigint(nullable=True))
+    seq: int = Field(default=0, sa_column=counter())
+    command_seq: int = Field(default=0, sa_column=counter())
+    next_order_seq: int = Field(
+        default=1, sa_column=Column(BigInteger, nullable=False, server_default="1")
+    )
+    trade_seq: int = Field(default=0, sa_column=counter())
+    rules_version: int = Field(
+        default=1, sa_column=Column(BigInteger, nullable=False, server_default="1")
+    )
+    created_at: datetime = Field(sa_column=timestamp())
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint(one_of("status", ORDER_STATUSES), name="status"),
+        CheckConstraint(one_of("side", ("buy", "sell")), name="side"),
+        CheckConstraint(one_of("type", ("limit", "market")), name="type"),
+        CheckConstraint(one_of("time_in_force", ("GTC", "IOC", "FOK", "GTD")), name="tif"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint(
+            "filled_quantity >= 0 AND filled_quantity <= quantity AND remaining_quantity >= 0 "
+            "AND filled_quantity + remaining_quantity <= quantity",
+            name="fills_bounded",
+        ),
+        CheckConstraint(
+            "reserved_cash_fen >= 0 AND escrowed_units >= 0", name="holds_non_negative"
+        ),
+        UniqueConstraint("party_id", "client_order_id", name="uq_orders_party_client_order_id"),
+        Index(
+            "ix_orders_book",
+            "instrument",
+            "side",
+            "price_fen",
+            postgresql_where=text("status IN ('open', 'partially_filled')"),
+        ),
+        Index(
+            "ix_orders_gtd",
+            "instrument",
+            "expires_at",
+            postgresql_where=text(
+                "status IN ('open', 'partially_filled') AND expires_at IS NOT NULL"
+            ),
+        ),
+        Index("ix_orders_party", "party_id", "id"),
+    )
+
+    id: str = Field(primary_key=True)
+    instrument: str = Field(foreign_key="instruments.symbol")
+    party_id: str = Field(sa_column=party_fk(index=False))
+    client_order_id: str
+    side: str
+    type: str
+    price_fen: int | None = Field(default=None, sa_column=bigint(nullable=True))
+    quantity: int = Field(sa_column=bigint())
+    filled_quantity: int = Field(default=0, sa_column=counter())
+    remaining_quantity: int = Field(default=0, sa_column=counter())
+    filled_notional_fen: int = Field(default=0, sa_column=counter())
+    status: str
+    reject_reason: str | None = None
+    time_in_force: str
+    expires_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+    stp: str = "cancel_newest"
+    batch_id: str | None = None
+    engine_seq: int | None = Field(default=None, sa_column=bigint(nullable=True))
+    reserved_cash_fen: int = Field(default=0, sa_column=counter())
+    escrowed_units: int = Field(default=0, sa_column=counter())
+    created_at: datetime = Field(sa_column=timestamp())
+    updated_at: datetime = Field(sa_column=timestamp())
+
+
+class OrderEvent(SQLModel, table=True):
+    """Every event of an order's life, with the instrument's sequence number (audit trail)."""
+
+    __tablename__ = "order_events"
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    order_id: str = Field(index=True)
+    instrument: str
+    seq: int = Field(sa_column=bigint())
+    kind: str
+    quantity: int | None = Field(default=None, sa_column=bigint(nullable=True))
+    price_fen: int | None = Field(default=None, sa_column=bigint(nullable=True))
+    trade_id: str | None = None
+    reason: str | None = None
+    created_at: datetime = Field(sa_column=timestamp())
+
+
+class BookCommand(SQLModel, table=True):
+    """The engine commands of one instrument in order: replaying them rebuilds its book."""
+
+    __tablename__ = "book_commands"
+
+    instrument: str = Field(sa_column=Column(String, primary_key=True))
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    command: dict[str, Any] = Field(sa_column=jsonb())
+
+
+class Trade(SQLModel, table=True):
+    __tablename__ = "trades"
+    __table_args__ = (
+        UniqueConstraint("instrument", "seq", name="uq_trades_instrument_seq"),
+        CheckConstraint("quantity > 0 AND price_fen > 0", name="positive"),
+        CheckConstraint("buyer_id <> seller_id", name="no_self_trade"),
+        Index("ix_trades_buyer", "buyer_id"),
+        Index("ix_trades_seller", "seller_id"),
+    )
+
+    id: str = Field(primary_key=True)
+    instrument: str = Field(foreign_key="instruments.symbol")
+    seq: int = Field(sa_column=bigint())
+    kind: str = "continuous"
+    price_fen: int = Field(sa_column=bigint())
+    quantity: int = Field(sa_column=bigint())
+    buyer_id: str
+    seller_id: str
+    buy_order_id: str
+    sell_order_id: str
+    maker_order_id: str
+    aggressor_side: str
+    executed_at: datetime = Field(sa_column=timestamp(index=True))
+    certificate_id: str | None = None
+
+
+class Settlement(SQLModel, table=True):
+    __tablename__ = "settlements"
+    __table_args__ = (CheckConstraint(one_of("status", SETTLEMENT_STATUSES), name="status"),)
+
+    id: str = Field(primary_key=True)
+    trade_id: str = Field(foreign_key="trades.id", unique=True)
+    status: str
+    cash_amount_fen: int = Field(sa_column=bigint())
+    buyer_fee_fen: int = Field(sa_column=bigint())
+    seller_fee_fen: int = Field(sa_column=bigint())
+    ranges: list[dict[str, Any]] = Field(sa_column=jsonb())
+    journal_entry_id: str | None = None
+    created_at: datetime = Field(sa_column=timestamp())
+    decided_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))

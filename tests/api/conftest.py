@@ -101,3 +101,10 @@ async def registry(operator: Actor, make_party: PartyFactory) -> Any:
         regulator=await make_party("regulator"),
         make_party=make_party,
     )
+
+
+@pytest.fixture
+async def market(registry: Any) -> Any:
+    from tests.api.trading_helpers import Market
+
+    return Market(registry)

@@ -27,7 +27,9 @@ def fresh_square() -> dict[str, Any]:
     return square(100.0 + (n % 500) * 0.02, 20.0 + (n // 500) * 0.02)
 
 
-def asset_body(holder: Actor, boundary: dict[str, Any] | None = None, **over: Any) -> dict[str, Any]:
+def asset_body(
+    holder: Actor, boundary: dict[str, Any] | None = None, **over: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "resource_type": "forest",
         "name": "东山村集体林地",
@@ -35,7 +37,12 @@ def asset_body(holder: Actor, boundary: dict[str, Any] | None = None, **over: An
         "area_ha": "120.50",
         "boundary": boundary or fresh_square(),
         "rights": [
-            {"kind": "ownership", "holder_id": holder.id, "share": "100", "valid_from": "2020-01-01"}
+            {
+                "kind": "ownership",
+                "holder_id": holder.id,
+                "share": "100",
+                "valid_from": "2020-01-01",
+            }
         ],
         "attributes": {"forest_stock_m3": "5400"},
     }
@@ -58,7 +65,9 @@ class Registry:
         assert confirmed.status_code == 200, confirmed.text
         return dict(confirmed.json())
 
-    async def certified_product(self, holder: Actor, product_type: str = "CARBON_SINK") -> dict[str, Any]:
+    async def certified_product(
+        self, holder: Actor, product_type: str = "CARBON_SINK"
+    ) -> dict[str, Any]:
         asset = await self.confirmed_asset(holder)
         applied = await holder.post(
             "/v1/eco-products",

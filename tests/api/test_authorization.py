@@ -200,9 +200,7 @@ async def _reject_product(world: World, caller: Actor) -> Prepared:
 
 
 async def _revoke_product(world: World, caller: Actor) -> Prepared:
-    product = await world.once(
-        "to-revoke", lambda: world.registry.certified_product(world.owner)
-    )
+    product = await world.once("to-revoke", lambda: world.registry.certified_product(world.owner))
     return f"/v1/eco-products/{product['id']}/revoke", {"reason": "撤销"}
 
 
@@ -223,7 +221,9 @@ async def _other_holdings(world: World, caller: Actor) -> Prepared:
 
 async def _own_batch(world: World, caller: Actor) -> dict[str, Any]:
     if caller.kind in TRADERS:
-        return dict(await world.once(f"batch-{caller.kind}", lambda: world.registry.batch(caller, 100)))
+        return dict(
+            await world.once(f"batch-{caller.kind}", lambda: world.registry.batch(caller, 100))
+        )
     return await world.batch()
 
 
@@ -283,7 +283,9 @@ class Row:
     denied: frozenset[int] = frozenset({403})
 
 
-def row(method: str, name: str, prepare: Prepare, allowed: set[str], denied: set[int] | None = None) -> Any:
+def row(
+    method: str, name: str, prepare: Prepare, allowed: set[str], denied: set[int] | None = None
+) -> Any:
     r = Row(method, name, prepare, frozenset(allowed), frozenset(denied or {403}))
     return pytest.param(r, id=f"{method} {name}")
 
@@ -342,7 +344,9 @@ async def world(registry: Registry) -> World:
     return World(registry, callers, await registry.trader(), await registry.trader("enterprise"))
 
 
-async def call(client: Any, method: str, path: str, body: Any, headers: dict[str, str]) -> httpx.Response:
+async def call(
+    client: Any, method: str, path: str, body: Any, headers: dict[str, str]
+) -> httpx.Response:
     if body is None:
         return await client.request(method, path, headers=headers)
     return await client.request(method, path, json=body, headers=headers)

@@ -51,18 +51,34 @@ async def every_kind(registry: Registry) -> dict[str, str]:
     )
     batch = await registry.certifier.post(
         f"/v1/eco-products/{product.json()['id']}/batches",
-        json={"quantity": 500, "vintage": 2025, "period_start": "2025-01-01", "period_end": "2025-12-31"},
+        json={
+            "quantity": 500,
+            "vintage": 2025,
+            "period_start": "2025-01-01",
+            "period_end": "2025-12-31",
+        },
     )
     transfer = await collective.post(
-        "/v1/transfers", json={"batch_id": batch.json()["id"], "quantity": 50, "to_party_id": enterprise.id}
+        "/v1/transfers",
+        json={"batch_id": batch.json()["id"], "quantity": 50, "to_party_id": enterprise.id},
     )
     retirement = await enterprise.post(
         "/v1/retirements",
-        json={"batch_id": batch.json()["id"], "quantity": 5, "beneficiary": "某某公司", "reason": "offset"},
+        json={
+            "batch_id": batch.json()["id"],
+            "quantity": 5,
+            "beneficiary": "某某公司",
+            "reason": "offset",
+        },
     )
     pledge = await collective.post(
         "/v1/pledges",
-        json={"batch_id": batch.json()["id"], "quantity": 10, "pledgee_id": bank.id, "reference": "loan-1"},
+        json={
+            "batch_id": batch.json()["id"],
+            "quantity": 10,
+            "pledgee_id": bank.id,
+            "reference": "loan-1",
+        },
     )
     released = await bank.post(f"/v1/pledges/{pledge.json()['id']}/release")
     assert released.status_code == 200, released.text
@@ -138,7 +154,11 @@ async def test_inclusion_and_consistency_proofs_verify_independently(registry: R
     keys = (await client.get("/v1/keys")).json()
     platform_key = next(k for k in keys["keys"] if k["key_id"] == head["key_id"])
     head_bytes = rfc8785.dumps(
-        {"root_hash": head["root_hash"], "timestamp": head["timestamp"], "tree_size": head["tree_size"]}
+        {
+            "root_hash": head["root_hash"],
+            "timestamp": head["timestamp"],
+            "tree_size": head["tree_size"],
+        }
     )
     VerifyKey(b64u(platform_key["public_key"])).verify(head_bytes, b64u(head["signature"]))
     root = bytes.fromhex(head["root_hash"])
@@ -195,7 +215,9 @@ async def test_concurrent_certificates_get_gap_free_indices(registry: Registry) 
     assert [r.status_code for r in responses] == [201] * 200
     indices = []
     for response in responses:
-        certificate = (await client.get(f"/v1/certificates/{response.json()['certificate_id']}")).json()
+        certificate = (
+            await client.get(f"/v1/certificates/{response.json()['certificate_id']}")
+        ).json()
         indices.append(certificate["log_index"])
     head = (await client.get("/v1/log/head")).json()
     assert len(set(indices)) == 200
@@ -233,7 +255,9 @@ async def test_revocation_invalidates_what_follows_it(registry: Registry) -> Non
     certificate_after = (await client.get(f"/v1/certificates/{after['certificate_id']}")).json()
     key_id = certificate_before["key_id"]
     assert certificate_after["key_id"] == key_id
-    revoked = await registry.registrar.post(f"/v1/keys/{key_id}/revoke", json={"revoked_at": revoke_at})
+    revoked = await registry.registrar.post(
+        f"/v1/keys/{key_id}/revoke", json={"revoked_at": revoke_at}
+    )
     assert revoked.status_code == 200, revoked.text
     earlier = (await client.post("/v1/certificates/verify", json=certificate_before)).json()
     assert earlier == {"valid": True, "reason": None, "key_status": "revoked"}
@@ -248,7 +272,9 @@ async def test_revocation_invalidates_what_follows_it(registry: Registry) -> Non
     assert again.status_code == 409 and again.json()["code"] == "key_already_revoked"
 
 
-async def test_verify_page_and_offline_cli(registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_verify_page_and_offline_cli(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     client = registry.operator.client
     ids = await every_kind(registry)
     page = await client.get(f"/verify/{ids['retirement']}")

@@ -50,7 +50,8 @@ async def test_forest_to_retirement_flow(operator: Actor, make_party: PartyFacto
     assert batch["serial"].startswith("CARBON_SINK-330521-2025-")
 
     transfer = await collective.post(
-        "/v1/transfers", json={"batch_id": batch["id"], "quantity": 1_000, "to_party_id": enterprise.id}
+        "/v1/transfers",
+        json={"batch_id": batch["id"], "quantity": 1_000, "to_party_id": enterprise.id},
     )
     assert transfer.status_code == 201, transfer.text
     assert transfer.json()["status"] == "completed"

@@ -72,9 +72,8 @@ async def test_concurrent_transfers_never_oversell(registry: Registry) -> None:
         *(
             a.post(
                 "/v1/transfers",
-                json={"batch_id": batch["id"], "quantity": 10,
-                      "to_party_id": recipients[i % 4].id},
-            )  # fmt: skip
+                json={"batch_id": batch["id"], "quantity": 10, "to_party_id": recipients[i % 4].id},
+            )
             for i in range(50)
         )
     )
@@ -135,7 +134,12 @@ async def test_overlapping_issuances_race(registry: Registry) -> None:
     product = await registry.certified_product(holder)
     path = f"/v1/eco-products/{product['id']}/batches"
     bodies = [
-        {"quantity": 100, "vintage": 2025, "period_start": "2025-01-01", "period_end": "2025-12-31"},
+        {
+            "quantity": 100,
+            "vintage": 2025,
+            "period_start": "2025-01-01",
+            "period_end": "2025-12-31",
+        },
         {"quantity": 50, "vintage": 2025, "period_start": "2025-06-01", "period_end": "2026-05-31"},
     ]
     responses = await asyncio.gather(*(registry.certifier.post(path, json=b) for b in bodies))
@@ -148,7 +152,12 @@ async def test_overlapping_issuances_race_across_products(registry: Registry) ->
     asset = await registry.confirmed_asset(holder)
     one = await registry.product_on(holder, [asset["id"]])
     two = await registry.product_on(holder, [asset["id"]])
-    body = {"quantity": 10, "vintage": 2025, "period_start": "2025-01-01", "period_end": "2025-12-31"}
+    body = {
+        "quantity": 10,
+        "vintage": 2025,
+        "period_start": "2025-01-01",
+        "period_end": "2025-12-31",
+    }
     responses = await asyncio.gather(
         *(
             registry.certifier.post(f"/v1/eco-products/{p['id']}/batches", json=body)

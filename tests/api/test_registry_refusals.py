@@ -71,9 +71,7 @@ async def test_same_boundary_of_another_resource_type_is_allowed(registry: Regis
     a, b = await registry.trader(), await registry.trader()
     lon, lat = far_origin()
     await registry.confirmed_asset(a, boundary=square(lon, lat))
-    other = await registry.confirmed_asset(
-        b, boundary=square(lon, lat), resource_type="grassland"
-    )
+    other = await registry.confirmed_asset(b, boundary=square(lon, lat), resource_type="grassland")
     assert other["status"] == "confirmed"
 
 
@@ -112,11 +110,6 @@ async def test_invalid_boundary_is_422(registry: Registry, boundary: dict[str, A
     expect(response, 422, "invalid_boundary")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an unclosed GeoJSON ring (first != last position) is accepted (shapely closes "
-    "it silently); RFC 7946 requires closed linear rings",
-)
 async def test_unclosed_ring_is_422(registry: Registry) -> None:
     a = await registry.trader()
     lon, lat = far_origin()
@@ -134,7 +127,9 @@ async def test_confirming_a_rejected_asset_is_409(registry: Registry) -> None:
         f"/v1/assets/{asset['id']}/reject", json={"reason": "材料不全"}
     )
     assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
-    expect(await registry.registrar.post(f"/v1/assets/{asset['id']}/confirm"), 409, "invalid_status")
+    expect(
+        await registry.registrar.post(f"/v1/assets/{asset['id']}/confirm"), 409, "invalid_status"
+    )
     expect(
         await registry.registrar.post(f"/v1/assets/{asset['id']}/reject", json={"reason": "x"}),
         409,
@@ -465,9 +460,7 @@ async def test_pledged_units_are_locked_until_the_pledgee_releases(registry: Reg
     assert released.json()["status"] == "released"
     mine = await holding(a, batch["id"])
     assert mine is not None and (mine["available"], mine["pledged"]) == (100, 0)
-    assert mine["ranges"] == [
-        {"start": start, "end": batch["serial_end"], "bucket": "available"}
-    ]
+    assert mine["ranges"] == [{"start": start, "end": batch["serial_end"], "bucket": "available"}]
     expect(await bank.post(path), 409, "invalid_status")
 
 
@@ -515,7 +508,8 @@ async def test_partial_moves_split_ranges_exactly(registry: Registry) -> None:
 
     async def send(to: Actor, quantity: int) -> list[dict[str, int]]:
         response = await a.post(
-            "/v1/transfers", json={"batch_id": batch["id"], "quantity": quantity, "to_party_id": to.id}
+            "/v1/transfers",
+            json={"batch_id": batch["id"], "quantity": quantity, "to_party_id": to.id},
         )
         assert response.status_code == 201, response.text
         return list(response.json()["ranges"])

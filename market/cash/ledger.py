@@ -1,0 +1,205 @@
+"""The double-entry cash ledger: the one place account balances change.
+
+Every change is one balanced journal entry (its postings sum to zero) plus one guarded UPDATE per
+account it touches, so a bucket can never go below zero even without a prior lock (the CHECK
+constraints back this up). Callers lock the accounts involved first with `CashLedger.lock`, in
+one sorted sweep, which serializes every change to a party's cash across all server processes
+and keeps concurrent transactions from deadlocking.
+
+Accounts as they appear in postings: `party:{id}:available`, `party:{id}:reserved`,
+`external:bank`, `external:stripe`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.cash.errors import InsufficientFunds
+from market.cash.repository import CashRepository
+from market.kit.ids import new_id
+from market.kit.money import format_money
+from market.kit.time import utcnow
+
+BUCKETS = ("available", "reserved")
+
+
+@dataclass(slots=True)
+class CashBalance:
+    available: int
+    reserved: int
+
+    @property
+    def total(self) -> int:
+        return self.available + self.reserved
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One posting: `amount` fen into a party's bucket, or into an external account."""
+
+    amount: int
+    party_id: str | None = None
+    bucket: str = "available"
+    external: str | None = None
+
+    @property
+    def account(self) -> str:
+        if self.external is not None:
+            return f"external:{self.external}"
+        return f"party:{self.party_id}:{self.bucket}"
+
+
+class CashLedger:
+    """Reserve, release, settle, fund and pay out cash, each as one balanced journal entry.
+
+    Every method expects the caller to have locked the parties' accounts with `lock` in the
+    same transaction; without it they stay correct (guarded updates) but may deadlock.
+    A refused debit raises `InsufficientFunds` before anything is written.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.repo = CashRepository(session)
+        self.locked: dict[str, CashBalance] = {}
+
+    async def lock(self, *party_ids: str) -> dict[str, CashBalance]:
+        """Create missing accounts and lock them in party order; the balances stay current as
+        this ledger changes them."""
+        if not party_ids:
+            return {}
+        for party_id, available, reserved in await self.repo.lock_accounts(list(party_ids)):
+            self.locked[party_id] = CashBalance(available, reserved)
+        return {p: self.locked[p] for p in sorted(set(party_ids))}
+
+    async def balance(self, party_id: str) -> CashBalance:
+        """The party's balance as this transaction sees it (zero if it never had cash)."""
+        row = await self.repo.read_account(party_id)
+        return CashBalance(*row) if row else CashBalance(0, 0)
+
+    async def reserve(self, party_id: str, amount: int, *, kind: str, ref_id: str) -> None:
+        """available → reserved. Raises `InsufficientFunds` if available < amount; 0 is a no-op."""
+        if _non_negative(amount) == 0:
+            return
+        await self._post(
+            kind,
+            ref_id,
+            [Leg(-amount, party_id, "available"), Leg(amount, party_id, "reserved")],
+        )
+
+    async def release(self, party_id: str, amount: int, *, kind: str, ref_id: str) -> None:
+        """reserved → available. Raises `InsufficientFunds` if reserved < amount; 0 is a no-op."""
+        if _non_negative(amount) == 0:
+            return
+        await self._post(
+            kind,
+            ref_id,
+            [Leg(-amount, party_id, "reserved"), Leg(amount, party_id, "available")],
+        )
+
+    async def settle_trade(
+        self,
+        *,
+        buyer_id: str,
+        seller_id: str,
+        fee_party_id: str,
+        notional: int,
+        buyer_fee: int,
+        seller_fee: int,
+        ref_id: str,
+    ) -> str:
+        """Pay for a trade from the buyer's reserved cash: the seller gets the notional less
+        the seller fee, the fee party both fees. One entry (`trade_settlement`); returns its id."""
+        if notional <= 0 or buyer_fee < 0 or not 0 <= seller_fee <= notional:
+            raise ValueError("a trade needs a positive notional and fees in [0, notional]")
+        return await self._post(
+            "trade_settlement",
+            ref_id,
+            [
+                Leg(-(notional + buyer_fee), buyer_id, "reserved"),
+                Leg(notional - seller_fee, seller_id, "available"),
+                Leg(buyer_fee + seller_fee, fee_party_id, "available"),
+            ],
+        )
+
+    async def fund(self, party_id: str, amount: int, *, source: str, ref_id: str) -> str:
+        """Money enters from an external account into the party's available cash (`deposit`)."""
+        if _non_negative(amount) == 0:
+            raise ValueError("a deposit must be positive")
+        return await self._post(
+            "deposit", ref_id, [Leg(-amount, external=source), Leg(amount, party_id, "available")]
+        )
+
+    async def pay_out(self, party_id: str, amount: int, *, destination: str, ref_id: str) -> str:
+        """Reserved cash leaves to an external account (`withdrawal_paid`)."""
+        if _non_negative(amount) == 0:
+            raise ValueError("a payout must be positive")
+        return await self._post(
+            "withdrawal_paid",
+            ref_id,
+            [Leg(-amount, party_id, "reserved"), Leg(amount, external=destination)],
+        )
+
+    async def _post(self, kind: str, ref_id: str, legs: list[Leg]) -> str:
+        """Apply the legs to the accounts and record them as one entry; returns its id.
+
+        The one debited party is updated first, so a refusal happens before any write; entries
+        debit at most one party (the others are only credited). Zero legs are left out.
+        """
+        legs = [leg for leg in legs if leg.amount != 0]
+        if not legs or sum(leg.amount for leg in legs) != 0:
+            raise ValueError(f"unbalanced or empty journal entry {kind} for {ref_id}")
+        deltas: dict[str, list[int]] = {}
+        externals: dict[str, int] = {}
+        for leg in legs:
+            if leg.external is not None:
+                externals[leg.external] = externals.get(leg.external, 0) + leg.amount
+            else:
+                assert leg.party_id is not None
+                bucket_deltas = deltas.setdefault(leg.party_id, [0, 0])
+                bucket_deltas[BUCKETS.index(leg.bucket)] += leg.amount
+        debited = sorted(p for p, (a, r) in deltas.items() if a < 0 or r < 0)
+        if len(debited) > 1:
+            raise ValueError("a journal entry may debit at most one party")
+        for party_id in debited:
+            available, reserved = deltas[party_id]
+            row = await self.repo.debit(party_id, available, reserved)
+            if row is None:
+                await self._refuse(party_id, available, reserved)
+            self._track(party_id, row)
+        for party_id in sorted(set(deltas) - set(debited)):
+            available, reserved = deltas[party_id]
+            self._track(party_id, await self.repo.credit(party_id, available, reserved))
+        for name in sorted(externals):
+            if externals[name]:
+                await self.repo.add_to_external(name, externals[name])
+        entry_id = new_id("jrn")
+        postings: list[dict[str, Any]] = [
+            {"account": leg.account, "party_id": leg.party_id, "amount": leg.amount} for leg in legs
+        ]
+        await self.repo.add_entry(entry_id, kind, ref_id, utcnow(), postings)
+        return entry_id
+
+    def _track(self, party_id: str, row: tuple[int, int] | None) -> None:
+        if row is not None and party_id in self.locked:
+            self.locked[party_id].available, self.locked[party_id].reserved = row
+
+    async def _refuse(self, party_id: str, available: int, reserved: int) -> NoReturn:
+        have = await self.balance(party_id)
+        bucket, needed, held = (
+            ("available", -available, have.available)
+            if available < 0 and have.available < -available
+            else ("reserved", -reserved, have.reserved)
+        )
+        raise InsufficientFunds(
+            f"{format_money(needed)} needed, {format_money(held)} {bucket}",
+            requested=format_money(needed),
+            available=format_money(held),
+        )
+
+
+def _non_negative(amount: int) -> int:
+    if amount < 0:
+        raise ValueError(f"amounts are non-negative fen, got {amount}")
+    return amount

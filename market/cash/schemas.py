@@ -1,0 +1,81 @@
+"""Cash request and response models (API.md "Cash and payments"). Money is a 2-place string."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, StringConstraints
+
+from market.kit.money import parse_money
+from market.kit.schema import Id, Input, Money, Output, Timestamp
+
+Reference = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+
+
+def _positive(value: str) -> str:
+    if parse_money(value) <= 0:
+        raise ValueError("amount must be greater than 0.00")
+    return value
+
+
+PositiveMoney = Annotated[Money, AfterValidator(_positive)]
+
+
+class DepositCreate(Input):
+    """The operator records a bank transfer for `party_id`; a trader asks for a card deposit
+    with only `amount`."""
+
+    amount: PositiveMoney
+    party_id: Id | None = None
+    method: Literal["bank_transfer"] | None = None
+    reference: Reference | None = None
+
+
+class WithdrawalCreate(Input):
+    amount: PositiveMoney
+    reference: Reference | None = None
+
+
+class CashOut(Output):
+    party_id: str
+    currency: str = "CNY"
+    available: str
+    reserved: str
+    total: str
+
+
+class DepositOut(Output):
+    id: str
+    party_id: str
+    amount: str
+    method: str
+    reference: str | None
+    status: str
+    provider: str | None
+    payment_intent_id: str | None
+    client_secret: str | None
+    created_at: Timestamp
+    completed_at: Timestamp | None
+
+
+class WithdrawalOut(Output):
+    id: str
+    party_id: str
+    amount: str
+    status: str
+    reference: str | None
+    created_at: Timestamp
+    paid_at: Timestamp | None
+
+
+class PostingOut(Output):
+    account: str
+    amount: str
+
+
+class EntryOut(Output):
+    id: str
+    kind: str
+    ref_id: str
+    created_at: Timestamp
+    postings: list[PostingOut]

@@ -1,0 +1,176 @@
+"""Cash use cases: balances, deposits, withdrawals and the journal, over `CashLedger`.
+
+Other contexts move cash through `CashLedger` (re-exported here): lock the accounts, then
+reserve, release or settle, all in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.cash.errors import InsufficientFunds, InvalidStatus, StripeNotConfigured
+from market.cash.ledger import CashBalance, CashLedger
+from market.cash.models import Deposit, Withdrawal
+from market.cash.repository import CashRepository
+from market.cash.schemas import DepositCreate, WithdrawalCreate
+from market.kit.errors import Forbidden, InvalidInput, NotFound
+from market.kit.ids import new_id
+from market.kit.money import parse_money
+from market.kit.time import utcnow
+from market.parties.repository import PartyRepository
+from market.parties.roles import TRADERS, Caller, require, require_active
+from market.registry.errors import UnknownParty
+
+__all__ = ["CashBalance", "CashLedger", "CashService", "InsufficientFunds"]
+
+OFFLINE_BANK = "bank"
+
+
+class CashService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.repo = CashRepository(session)
+        self.ledger = CashLedger(session)
+        self.parties = PartyRepository(session)
+
+    def _visible_party(self, caller: Caller, party_id: str | None) -> str:
+        party_id = party_id or caller.party_id
+        if party_id != caller.party_id and not caller.oversees:
+            raise NotFound("party not found")
+        return party_id
+
+    async def cash(self, caller: Caller, party_id: str | None) -> tuple[str, CashBalance]:
+        """A party's balance: its own, or any party's for the operator and regulators."""
+        party_id = self._visible_party(caller, party_id)
+        if party_id != caller.party_id and await self.parties.get(party_id) is None:
+            raise NotFound("party not found")
+        return party_id, await self.ledger.balance(party_id)
+
+    # deposits -------------------------------------------------------------------------------
+
+    async def deposit(self, caller: Caller, data: DepositCreate) -> Deposit:
+        """The operator records an offline bank transfer: the funds are available at once.
+        Card deposits by traders go through Stripe, which is not wired in yet."""
+        require(caller, "operator", *TRADERS)
+        if caller.kind != "operator":
+            raise StripeNotConfigured("card deposits need Stripe, which is not configured")
+        if data.party_id is None:
+            raise InvalidInput("party_id is required for a bank transfer", field="party_id")
+        party = await self.parties.get(data.party_id)
+        if party is None:
+            raise UnknownParty(f"unknown party {data.party_id}")
+        if party.kind not in TRADERS:
+            raise UnknownParty("deposits go to a collective or an enterprise")
+        now = utcnow()
+        deposit = Deposit(
+            id=new_id("dep"),
+            party_id=data.party_id,
+            amount=parse_money(data.amount),
+            method="bank_transfer",
+            reference=data.reference,
+            status="succeeded",
+            created_at=now,
+            completed_at=now,
+        )
+        await self.repo.add(deposit)
+        await self.ledger.fund(
+            deposit.party_id, deposit.amount, source=OFFLINE_BANK, ref_id=deposit.id
+        )
+        return deposit
+
+    async def get_deposit(self, caller: Caller, deposit_id: str) -> Deposit:
+        deposit = await self.repo.get(Deposit, deposit_id)
+        if deposit is None or not (caller.oversees or caller.party_id == deposit.party_id):
+            raise NotFound("deposit not found")
+        return deposit
+
+    # withdrawals ----------------------------------------------------------------------------
+
+    async def withdraw(self, caller: Caller, data: WithdrawalCreate) -> Withdrawal:
+        """Reserve the amount until the operator marks it paid (or the owner cancels)."""
+        require(caller, *TRADERS)
+        require_active(caller)
+        withdrawal = Withdrawal(
+            id=new_id("wdr"),
+            party_id=caller.party_id,
+            amount=parse_money(data.amount),
+            reference=data.reference,
+            created_at=utcnow(),
+        )
+        await self.ledger.lock(caller.party_id)
+        await self.ledger.reserve(
+            caller.party_id, withdrawal.amount, kind="withdrawal", ref_id=withdrawal.id
+        )
+        await self.repo.add(withdrawal)
+        return withdrawal
+
+    async def get_withdrawal(self, caller: Caller, withdrawal_id: str) -> Withdrawal:
+        withdrawal = await self.repo.get(Withdrawal, withdrawal_id)
+        if withdrawal is None or not (caller.oversees or caller.party_id == withdrawal.party_id):
+            raise NotFound("withdrawal not found")
+        return withdrawal
+
+    async def mark_paid(self, caller: Caller, withdrawal_id: str) -> Withdrawal:
+        """The operator paid it by bank: the reserved cash leaves to `external:bank`."""
+        require(caller, "operator")
+        withdrawal = await self._locked(withdrawal_id)
+        _must_be_pending(withdrawal)
+        await self.ledger.lock(withdrawal.party_id)
+        await self.ledger.pay_out(
+            withdrawal.party_id, withdrawal.amount, destination=OFFLINE_BANK, ref_id=withdrawal.id
+        )
+        withdrawal.status = "paid"
+        withdrawal.paid_at = utcnow()
+        await self.repo.add(withdrawal)
+        return withdrawal
+
+    async def cancel_withdrawal(self, caller: Caller, withdrawal_id: str) -> Withdrawal:
+        """The owner takes back a pending withdrawal: the amount is available again."""
+        withdrawal = await self._locked(withdrawal_id)
+        if withdrawal.party_id != caller.party_id:
+            if caller.oversees:
+                raise Forbidden("only the owner may cancel a withdrawal")
+            raise NotFound("withdrawal not found")
+        _must_be_pending(withdrawal)
+        await self.ledger.lock(withdrawal.party_id)
+        await self.ledger.release(
+            withdrawal.party_id,
+            withdrawal.amount,
+            kind="withdrawal_cancelled",
+            ref_id=withdrawal.id,
+        )
+        withdrawal.status = "cancelled"
+        await self.repo.add(withdrawal)
+        return withdrawal
+
+    async def _locked(self, withdrawal_id: str) -> Withdrawal:
+        withdrawal = await self.repo.get(Withdrawal, withdrawal_id, lock=True)
+        if withdrawal is None:
+            raise NotFound("withdrawal not found")
+        return withdrawal
+
+    # journal --------------------------------------------------------------------------------
+
+    async def entries(
+        self, caller: Caller, party_id: str | None, *, limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+        """Journal entries touching a party, newest first, with all their postings.
+
+        A trader sees its counterparties' accounts as `party:counterparty:…` (trades are
+        anonymous); the operator and regulators see every account.
+        """
+        party_id = self._visible_party(caller, party_id)
+        entries = await self.repo.entries_of(party_id, limit=limit, cursor=cursor)
+        postings: dict[str, list[dict[str, Any]]] = {e["id"]: [] for e in entries}
+        for posting in await self.repo.postings_of(list(postings)):
+            other = posting["party_id"]
+            if other not in (None, party_id) and not caller.oversees:
+                posting["account"] = posting["account"].replace(other, "counterparty", 1)
+            postings[posting["entry_id"]].append(posting)
+        return entries, postings
+
+
+def _must_be_pending(withdrawal: Withdrawal) -> None:
+    if withdrawal.status != "pending":
+        raise InvalidStatus(f"withdrawal is {withdrawal.status}")

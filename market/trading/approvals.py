@@ -1,0 +1,61 @@
+"""A regulator's decision on a trade that settled into `pending_approval`.
+
+Approving delivers the escrowed serials to the buyer and pays the seller and the fee account;
+rejecting returns the serials to the seller and the reserved cash to the buyer, exactly.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.cash.ledger import CashLedger
+from market.certification.service import CertificateService
+from market.kit.time import utcnow
+from market.registry.unit_repository import Owner
+from market.registry.units import UnitLedger
+from market.trading.repository import TradingRepository
+
+
+async def decide_trade(session: AsyncSession, trade_id: str, approve: bool) -> None:
+    repo = TradingRepository(session)
+    trade = await repo.trade(trade_id)
+    settlement = await repo.settlement_of(trade_id, lock=True)
+    assert trade is not None and settlement is not None
+    assert settlement.status == "pending_approval"
+    platform = await CertificateService(session).platform_party_id()
+    ledger = CashLedger(session)
+    await ledger.lock(trade.buyer_id, trade.seller_id, platform)
+    per_batch: dict[str, int] = defaultdict(int)
+    for part in settlement.ranges:
+        per_batch[part["batch_id"]] += part["end"] - part["start"] + 1
+    units = UnitLedger(session)
+    for batch_id in sorted(per_batch):
+        holdings = await units.lock(batch_id, trade.buyer_id, trade.seller_id)
+        receiver = trade.buyer_id if approve else trade.seller_id
+        await units.move(
+            Owner(batch_id, trade.seller_id, "escrowed", hold_ref=trade.id),
+            Owner(batch_id, receiver, "available"),
+            per_batch[batch_id],
+            reason="trade_approved" if approve else "trade_rejected",
+            ref_id=trade.id,
+            holdings=holdings,
+        )
+    total = settlement.cash_amount_fen + settlement.buyer_fee_fen
+    if approve:
+        settlement.journal_entry_id = await ledger.settle_trade(
+            buyer_id=trade.buyer_id,
+            seller_id=trade.seller_id,
+            fee_party_id=platform,
+            notional=settlement.cash_amount_fen,
+            buyer_fee=settlement.buyer_fee_fen,
+            seller_fee=settlement.seller_fee_fen,
+            ref_id=trade.id,
+        )
+        settlement.status = "settled"
+    else:
+        await ledger.release(trade.buyer_id, total, kind="trade_reversed", ref_id=trade.id)
+        settlement.status = "reversed"
+    settlement.decided_at = utcnow()
+    await repo.add(settlement)

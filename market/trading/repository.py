@@ -1,0 +1,288 @@
+"""All SQL for instruments, orders, the book command log, trades and settlements."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.registry.models import Batch, Holding, UnitRange
+from market.trading.models import (
+    OPEN_STATUSES,
+    BookCommand,
+    Instrument,
+    Order,
+    OrderEvent,
+    Settlement,
+    Trade,
+)
+
+INSTRUMENTS: Table = Instrument.__table__  # type: ignore[attr-defined]
+ORDERS: Table = Order.__table__  # type: ignore[attr-defined]
+EVENTS: Table = OrderEvent.__table__  # type: ignore[attr-defined]
+COMMANDS: Table = BookCommand.__table__  # type: ignore[attr-defined]
+TRADES: Table = Trade.__table__  # type: ignore[attr-defined]
+SETTLEMENTS: Table = Settlement.__table__  # type: ignore[attr-defined]
+BATCHES: Table = Batch.__table__  # type: ignore[attr-defined]
+HOLDINGS: Table = Holding.__table__  # type: ignore[attr-defined]
+RANGES: Table = UnitRange.__table__  # type: ignore[attr-defined]
+
+
+class TradingRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # instruments ----------------------------------------------------------------------------
+
+    async def add(self, *objects: Any) -> None:
+        self.session.add_all(objects)
+        await self.session.flush()
+
+    async def instrument(self, symbol: str) -> Instrument | None:
+        return await self.session.get(Instrument, symbol, populate_existing=True)
+
+    async def instruments(self) -> list[Instrument]:
+        rows = await self.session.execute(select(Instrument).order_by(INSTRUMENTS.c.symbol))
+        return list(rows.scalars())
+
+    async def save_instrument_counters(self, instrument: Instrument) -> None:
+        await self.session.execute(
+            update(INSTRUMENTS)
+            .where(INSTRUMENTS.c.symbol == instrument.symbol)
+            .values(
+                seq=instrument.seq,
+                command_seq=instrument.command_seq,
+                next_order_seq=instrument.next_order_seq,
+                trade_seq=instrument.trade_seq,
+                last_price_fen=instrument.last_price_fen,
+            )
+        )
+
+    # the command log and the resting book ---------------------------------------------------
+
+    async def commands_after(self, symbol: str, seq: int) -> list[dict[str, Any]]:
+        rows = await self.session.execute(
+            select(COMMANDS.c.command)
+            .where(COMMANDS.c.instrument == symbol, COMMANDS.c.seq > seq)
+            .order_by(COMMANDS.c.seq)
+        )
+        return [r[0] for r in rows]
+
+    async def append_commands(
+        self, symbol: str, first_seq: int, commands: list[dict[str, Any]]
+    ) -> None:
+        if commands:
+            await self.session.execute(
+                insert(COMMANDS),
+                [
+                    {"instrument": symbol, "seq": first_seq + i, "command": c}
+                    for i, c in enumerate(commands)
+                ],
+            )
+
+    async def resting_orders(self, symbol: str) -> list[Order]:
+        rows = await self.session.execute(
+            select(Order)
+            .where(
+                ORDERS.c.instrument == symbol,
+                ORDERS.c.status.in_(OPEN_STATUSES),
+                ORDERS.c.engine_seq.is_not(None),
+            )
+            .order_by(ORDERS.c.engine_seq)
+        )
+        return list(rows.scalars())
+
+    # orders ---------------------------------------------------------------------------------
+
+    async def order(self, order_id: str) -> Order | None:
+        return await self.session.get(Order, order_id)
+
+    async def order_by_client_id(self, party_id: str, client_order_id: str) -> Order | None:
+        rows = await self.session.execute(
+            select(Order).where(
+                ORDERS.c.party_id == party_id, ORDERS.c.client_order_id == client_order_id
+            )
+        )
+        return rows.scalar_one_or_none()
+
+    async def due_orders(self, symbol: str, now: datetime) -> list[str]:
+        rows = await self.session.execute(
+            select(ORDERS.c.id)
+            .where(
+                ORDERS.c.instrument == symbol,
+                ORDERS.c.status.in_(OPEN_STATUSES),
+                ORDERS.c.expires_at.is_not(None),
+                ORDERS.c.expires_at <= now,
+            )
+            .order_by(ORDERS.c.expires_at, ORDERS.c.id)
+        )
+        return list(rows.scalars())
+
+    async def list_orders(
+        self,
+        *,
+        party_id: str | None,
+        status: str | None,
+        instrument: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> list[Order]:
+        query = select(Order).order_by(ORDERS.c.id).limit(limit + 1)
+        if party_id:
+            query = query.where(ORDERS.c.party_id == party_id)
+        if status:
+            query = query.where(ORDERS.c.status == status)
+        if instrument:
+            query = query.where(ORDERS.c.instrument == instrument)
+        if cursor:
+            query = query.where(ORDERS.c.id > cursor)
+        return list((await self.session.execute(query)).scalars())
+
+    async def add_events(self, events: list[dict[str, Any]]) -> None:
+        if events:
+            await self.session.execute(insert(EVENTS), events)
+
+    async def order_events(self, order_id: str) -> list[OrderEvent]:
+        rows = await self.session.execute(
+            select(OrderEvent).where(EVENTS.c.order_id == order_id).order_by(EVENTS.c.id)
+        )
+        return list(rows.scalars())
+
+    async def fills_of(self, order_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        if not order_ids:
+            return {}
+        rows = await self.session.execute(
+            select(EVENTS.c.order_id, EVENTS.c.trade_id, EVENTS.c.price_fen, EVENTS.c.quantity)
+            .where(EVENTS.c.order_id.in_(order_ids), EVENTS.c.kind == "fill")
+            .order_by(EVENTS.c.id)
+        )
+        fills: dict[str, list[dict[str, Any]]] = {o: [] for o in order_ids}
+        for r in rows:
+            fills[r.order_id].append(
+                {"trade_id": r.trade_id, "price_fen": r.price_fen, "quantity": r.quantity}
+            )
+        return fills
+
+    # units the seller can deliver -----------------------------------------------------------
+
+    async def deliverable_batches(self, party_id: str, product_type: str) -> list[dict[str, Any]]:
+        """The party's available units of a product type per batch, oldest batch first."""
+        rows = await self.session.execute(
+            select(
+                HOLDINGS.c.batch_id,
+                HOLDINGS.c.available,
+                BATCHES.c.vintage,
+                BATCHES.c.region_code,
+                BATCHES.c.period_end,
+            )
+            .join(BATCHES, BATCHES.c.id == HOLDINGS.c.batch_id)
+            .where(
+                HOLDINGS.c.party_id == party_id,
+                HOLDINGS.c.available > 0,
+                BATCHES.c.product_type == product_type,
+            )
+            .order_by(BATCHES.c.serial_start)
+        )
+        return [dict(r._mapping) for r in rows]
+
+    async def escrow_by_batch(self, hold_ref: str) -> list[tuple[str, int]]:
+        """Units escrowed behind `hold_ref` per batch, in serial order."""
+        rows = await self.session.execute(
+            select(RANGES.c.batch_id, func.sum(RANGES.c.serial_end - RANGES.c.serial_start + 1))
+            .where(RANGES.c.hold_ref == hold_ref, RANGES.c.bucket == "escrowed")
+            .group_by(RANGES.c.batch_id)
+            .order_by(func.min(RANGES.c.serial_start))
+        )
+        return [(r[0], int(r[1])) for r in rows]
+
+    # trades ---------------------------------------------------------------------------------
+
+    async def add_trades(
+        self, trades: list[dict[str, Any]], settlements: list[dict[str, Any]]
+    ) -> None:
+        if trades:
+            await self.session.execute(insert(TRADES), trades)
+        if settlements:
+            await self.session.execute(insert(SETTLEMENTS), settlements)
+
+    async def trade(self, trade_id: str) -> Trade | None:
+        return await self.session.get(Trade, trade_id)
+
+    async def settlement_of(self, trade_id: str, *, lock: bool = False) -> Settlement | None:
+        query = select(Settlement).where(SETTLEMENTS.c.trade_id == trade_id)
+        if lock:
+            query = query.with_for_update()
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def settlements_of(self, trade_ids: list[str]) -> dict[str, Settlement]:
+        if not trade_ids:
+            return {}
+        rows = await self.session.execute(
+            select(Settlement).where(SETTLEMENTS.c.trade_id.in_(trade_ids))
+        )
+        return {s.trade_id: s for s in rows.scalars()}
+
+    async def list_trades(
+        self,
+        *,
+        party_id: str | None,
+        instrument: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+        cursor: str | None,
+    ) -> list[Trade]:
+        query = select(Trade).order_by(TRADES.c.id).limit(limit + 1)
+        if party_id:
+            query = query.where((TRADES.c.buyer_id == party_id) | (TRADES.c.seller_id == party_id))
+        if instrument:
+            query = query.where(TRADES.c.instrument == instrument)
+        if since:
+            query = query.where(TRADES.c.executed_at >= since)
+        if until:
+            query = query.where(TRADES.c.executed_at < until)
+        if cursor:
+            query = query.where(TRADES.c.id > cursor)
+        return list((await self.session.execute(query)).scalars())
+
+    async def tape(self, symbol: str, limit: int, before_seq: int | None) -> list[Trade]:
+        query = (
+            select(Trade)
+            .where(TRADES.c.instrument == symbol)
+            .order_by(TRADES.c.seq.desc())
+            .limit(limit + 1)
+        )
+        if before_seq is not None:
+            query = query.where(TRADES.c.seq < before_seq)
+        return list((await self.session.execute(query)).scalars())
+
+    async def depth(self, symbol: str, side: str, levels: int) -> list[dict[str, Any]]:
+        price = ORDERS.c.price_fen
+        rows = await self.session.execute(
+            select(price, func.sum(ORDERS.c.remaining_quantity), func.count())
+            .where(
+                ORDERS.c.instrument == symbol,
+                ORDERS.c.side == side,
+                ORDERS.c.status.in_(OPEN_STATUSES),
+                ORDERS.c.engine_seq.is_not(None),
+            )
+            .group_by(price)
+            .order_by(price.desc() if side == "buy" else price.asc())
+            .limit(levels)
+        )
+        return [{"price_fen": r[0], "quantity": int(r[1]), "orders": int(r[2])} for r in rows]
+
+
+async def instruments_with_due_orders(session: AsyncSession, now: datetime) -> list[str]:
+    rows = await session.execute(
+        select(ORDERS.c.instrument)
+        .where(
+            ORDERS.c.status.in_(OPEN_STATUSES),
+            ORDERS.c.expires_at.is_not(None),
+            ORDERS.c.expires_at <= now,
+        )
+        .distinct()
+    )
+    return list(rows.scalars())

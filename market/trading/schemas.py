@@ -1,0 +1,169 @@
+"""Trading request and response models (API.md "Trading")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+
+from market.kit.schema import Id, Input, Money, Output, Quantity, StrictInt, Timestamp
+
+Symbol = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_.-]{0,31}$")]
+Percent = Annotated[str, StringConstraints(pattern=r"^(0|[1-9][0-9]?|100)(\.[0-9]{1,2})?$")]
+Bps = Annotated[StrictInt, Field(ge=0, le=10_000)]
+Lot = Annotated[StrictInt, Field(gt=0, le=1_000_000_000)]
+
+
+class Eligibility(Input):
+    vintage_from: Annotated[StrictInt, Field(ge=1990, le=2100)] | None = None
+    vintage_to: Annotated[StrictInt, Field(ge=1990, le=2100)] | None = None
+    region_prefix: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,6}$")] | None = None
+    batch_ids: Annotated[list[Id], Field(max_length=500)] | None = None
+
+
+class InstrumentCreate(Input):
+    symbol: Symbol
+    product_type: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    eligibility: Eligibility = Field(default_factory=Eligibility)
+    tick_size: Money = "0.01"
+    lot_size: Lot = 1
+    reference_price: Money
+    price_band_pct: Percent = "10"
+    buyer_fee_bps: Bps = 0
+    seller_fee_bps: Bps = 0
+
+
+class InstrumentStatusIn(Input):
+    status: Literal["open", "halted", "closed"]
+
+
+class InstrumentOut(Output):
+    symbol: str
+    product_type: str
+    eligibility: dict[str, Any]
+    tick_size: str
+    lot_size: int
+    reference_price: str
+    price_band_pct: str
+    buyer_fee_bps: int
+    seller_fee_bps: int
+    status: str
+    last_price: str | None
+    seq: int
+    created_at: Timestamp
+
+
+class OrderCreate(Input):
+    instrument: Symbol
+    side: Literal["buy", "sell"]
+    type: Literal["limit", "market"] = "limit"
+    price: Money | None = None
+    quantity: Quantity
+    time_in_force: Literal["GTC", "IOC", "FOK", "GTD"] = "GTC"
+    expires_at: datetime | None = None
+    client_order_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    batch_id: Id | None = None
+    stp: Literal["cancel_newest", "cancel_oldest", "cancel_both"] = "cancel_newest"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OrderCreate:
+        if self.type == "limit" and self.price is None:
+            raise ValueError("a limit order needs a price")
+        if self.type == "market" and self.price is not None:
+            raise ValueError("a market order has no price")
+        if self.type == "limit" and self.price is not None and self.price == "0.00":
+            raise ValueError("price must be positive")
+        if (self.time_in_force == "GTD") != (self.expires_at is not None):
+            raise ValueError("expires_at is required for GTD orders and only for them")
+        if self.type == "market" and self.time_in_force == "GTD":
+            raise ValueError("a market order cannot be GTD")
+        if self.expires_at is not None and self.expires_at.tzinfo is None:
+            raise ValueError("expires_at needs a UTC offset")
+        if self.batch_id is not None and self.side == "buy":
+            raise ValueError("batch_id applies to sell orders only")
+        return self
+
+
+class FillOut(Output):
+    trade_id: str
+    price: str
+    quantity: int
+
+
+class OrderOut(Output):
+    id: str
+    client_order_id: str
+    instrument: str
+    party_id: str
+    side: str
+    type: str
+    price: str | None
+    quantity: int
+    filled_quantity: int
+    remaining_quantity: int
+    average_price: str | None
+    status: str
+    reject_reason: str | None
+    time_in_force: str
+    expires_at: Timestamp | None
+    stp: str
+    batch_id: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+    fills: list[FillOut]
+
+
+class RangeOut(Output):
+    batch_id: str
+    start: int
+    end: int
+
+
+class SettlementOut(Output):
+    status: str
+    cash_amount: str
+    buyer_fee: str
+    seller_fee: str
+    ranges: list[RangeOut]
+    journal_entry_id: str | None
+
+
+class TradeOut(Output):
+    id: str
+    seq: int
+    instrument: str
+    kind: str
+    price: str
+    quantity: int
+    buyer_id: str
+    seller_id: str
+    buy_order_id: str
+    sell_order_id: str
+    aggressor_side: str
+    executed_at: Timestamp
+    settlement: SettlementOut | None
+    certificate_id: str | None
+
+
+class TapeItem(Output):
+    trade_id: str
+    seq: int
+    price: str
+    quantity: int
+    aggressor_side: str
+    executed_at: Timestamp
+    kind: str
+
+
+class LevelOut(Output):
+    price: str
+    quantity: int
+    orders: int
+
+
+class BookOut(Output):
+    symbol: str
+    seq: int
+    bids: list[LevelOut]
+    asks: list[LevelOut]

@@ -1,0 +1,134 @@
+"""Group commit per instrument: one writer task per instrument in each process.
+
+Commands that arrive while the previous batch is committing wait in the instrument's queue and
+then run together in one transaction (under the instrument's advisory lock, so processes
+take turns), so the cost per order falls as load rises. Nothing is acknowledged before its
+batch committed. A failed batch is retried command by command; a stale optimistic read
+(`SettlementConflict`, a refused move, a CHECK) or a deadlock is retried a few times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from market.kit.errors import DomainError
+from market.trading.books import BookRegistry
+from market.trading.order_batch import BatchCommand, ExpireDue, OrderBatch
+
+log = structlog.get_logger()
+MAX_BATCH = 256
+RETRIES = 4
+
+
+class Sequencer:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self.session_factory = session_factory
+        self.books = BookRegistry()
+        self._queues: dict[str, asyncio.Queue[tuple[BatchCommand, asyncio.Future[object]]]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self.batches = 0
+        self.commands = 0
+
+    async def submit(self, symbol: str, command: BatchCommand) -> object:
+        """Queue a command for its instrument and wait until its batch committed."""
+        queue = self._queues.get(symbol)
+        if queue is None:
+            queue = self._queues[symbol] = asyncio.Queue()
+            self._workers[symbol] = asyncio.create_task(self._work(symbol, queue))
+        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        queue.put_nowait((command, future))
+        return await future
+
+    async def close(self) -> None:
+        for task in self._workers.values():
+            task.cancel()
+        for task in self._workers.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._workers.clear()
+        self._queues.clear()
+
+    async def _work(
+        self, symbol: str, queue: asyncio.Queue[tuple[BatchCommand, asyncio.Future[object]]]
+    ) -> None:
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < MAX_BATCH and not queue.empty():
+                batch.append(queue.get_nowait())
+            commands = [command for command, _ in batch]
+            try:
+                results = await self._run(symbol, commands)
+            except Exception as error:  # keep the worker alive; every waiter learns of it
+                log.exception("batch_failed", symbol=symbol)
+                results = [error] * len(batch)
+            for (_, future), result in zip(batch, results, strict=True):
+                if future.done():
+                    continue
+                if isinstance(result, BaseException) and not isinstance(result, DomainError):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+
+    async def _run(self, symbol: str, commands: list[BatchCommand]) -> list[object]:
+        try:
+            return await self._transaction(symbol, commands)
+        except Exception as error:
+            self.books.invalidate(symbol)
+            if len(commands) > 1:
+                log.warning(
+                    "batch_retried_singly", symbol=symbol, size=len(commands), error=repr(error)
+                )
+                results: list[object] = []
+                for command in commands:
+                    results.extend(await self._run(symbol, [command]))
+                return results
+            return [await self._retry_single(symbol, commands[0], error)]
+
+    async def _retry_single(self, symbol: str, command: BatchCommand, error: Exception) -> object:
+        for attempt in range(RETRIES):
+            if not _retryable(error):
+                break
+            await asyncio.sleep(0.005 * (attempt + 1))
+            try:
+                return (await self._transaction(symbol, [command]))[0]
+            except Exception as again:
+                self.books.invalidate(symbol)
+                error = again
+        log.error(
+            "command_failed", symbol=symbol, command=type(command).__name__, error=repr(error)
+        )
+        return error
+
+    async def _transaction(self, symbol: str, commands: list[BatchCommand]) -> list[object]:
+        async with self.session_factory() as session:
+            batch = OrderBatch(session, self.books)
+            try:
+                results = await batch.run(symbol, commands)
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+        if getattr(batch, "instrument", None) is not None:
+            self.books.mark_applied(symbol, batch.instrument.command_seq)
+        self.batches += 1
+        self.commands += len(commands)
+        return results
+
+    async def expire_due(self, symbols: list[str]) -> None:
+        await asyncio.gather(
+            *(self.submit(s, ExpireDue()) for s in symbols), return_exceptions=True
+        )
+
+
+def _retryable(error: Exception) -> bool:
+    from market.registry.errors import InsufficientUnits
+    from market.trading.errors import SettlementConflict
+
+    if isinstance(error, SettlementConflict | InsufficientUnits | DBAPIError):
+        return True
+    return isinstance(error, DomainError) and error.code == "insufficient_funds"
