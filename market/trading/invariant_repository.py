@@ -34,7 +34,8 @@ LIMIT 20
 
 TRADES_AT_MAKER_PRICE = """
 SELECT t.id FROM trades t JOIN orders m ON m.id = t.maker_order_id
-WHERE t.kind = 'continuous' AND (m.price_fen IS DISTINCT FROM t.price_fen OR t.buyer_id = t.seller_id)
+WHERE t.kind = 'continuous'
+  AND (m.price_fen IS DISTINCT FROM t.price_fen OR t.buyer_id = t.seller_id)
 LIMIT 20
 """
 

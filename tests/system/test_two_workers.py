@@ -25,7 +25,7 @@ async def test_two_workers_stay_exact_under_load(market: Market, two_workers: Se
         (await market.instrument(buyer_fee_bps=5, seller_fee_bps=5))["symbol"] for _ in range(2)
     ]
     traders = []
-    for i in range(CLIENTS):
+    for _ in range(CLIENTS):
         party, _batch = await market.seller(2_000)
         await market.deposit(party, "200000.00")
         traders.append(party)

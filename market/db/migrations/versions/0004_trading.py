@@ -10,11 +10,11 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 from market.db.history import drop_append_only, make_append_only
 
 HISTORY_TABLES = ("order_events", "book_commands", "trades")
-from sqlalchemy.dialects import postgresql
 
 revision: str = "0004"
 down_revision: str | None = "0003"
