@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -39,6 +40,7 @@ from market.trading.sequencer import Sequencer
 from market.trading.stream import instrument_stream
 
 MAX_BODY_BYTES = 1_048_576
+SEQUENCER_POOL = 4
 
 
 @get("/health", tags=["operations"])
@@ -76,16 +78,26 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.engine = engine
         app.state.session_factory = factory
         app.state.settings = settings
-        app.state.sequencer = Sequencer(factory)
+        # The sequencer has its own pool: requests waiting for their batch hold request
+        # connections, and must never starve the batch that would answer them.
+        sequencer_engine = create_engine(database_url, SEQUENCER_POOL)
+        app.state.sequencer = Sequencer(session_factory(sequencer_engine))
         try:
             async with expiry.running(app.state.sequencer, factory):
                 yield
         finally:
             await app.state.sequencer.close()
+            await sequencer_engine.dispose()
             await engine.dispose()
 
+    handlers: list[Any] = []
+    if os.environ.get("MARKET_BENCH_ENDPOINTS") == "1":
+        from market.http.bench_endpoint import bench_ping
+
+        handlers.append(bench_ping)
     return Litestar(
         route_handlers=[
+            *handlers,
             health,
             ready,
             PartyController,

@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     stripe_api_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str | None = None
-    db_pool_size: int = 10
+    db_pool_size: int = 20
 
 
 @lru_cache(maxsize=1)

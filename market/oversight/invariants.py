@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from market.cash.invariants import cash_checks
 from market.certification.invariants import certification_checks
 from market.kit.invariants import InvariantReport, report
 from market.registry.invariants import append_only_tables, registry_checks
+from market.trading.invariants import trading_checks
 
 
 async def run_invariants(engine: AsyncEngine) -> InvariantReport:
@@ -16,5 +18,7 @@ async def run_invariants(engine: AsyncEngine) -> InvariantReport:
         with_trigger = await append_only_tables(session)
         checks = await registry_checks(session, with_trigger)
         checks += await certification_checks(session, with_trigger)
+        checks += await cash_checks(session)
+        checks += await trading_checks(session, with_trigger)
         await session.rollback()
     return report(checks)

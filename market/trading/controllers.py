@@ -111,6 +111,9 @@ class OrderController(Controller):
     async def place(
         self, data: JSONBody[OrderCreate], caller: CallerOf, db_session: Session, state: State
     ) -> Response[OrderOut]:
+        # The sequencer commits the order in its own transaction: hand this request's
+        # connection back to the pool while the batch runs.
+        await db_session.close()
         placed = await place_order(state.sequencer, caller, data)
         fills = await OrderQueries(db_session).fills([placed.order.id])
         body = order_out(placed.order, fills[placed.order.id])

@@ -35,6 +35,7 @@ async def cancel_order(
     order = await TradingRepository(session).order(order_id)
     if order is None or order.party_id != caller.party_id:
         raise NotFound("order not found")
+    await session.close()  # free the connection while the sequencer's batch runs
     result = await sequencer.submit(order.instrument, CancelRequest(caller, order_id))
     if isinstance(result, DomainError):
         raise result

@@ -30,9 +30,12 @@ def sessions(engine: AsyncEngine) -> Callable[[], AsyncSession]:
 
 
 @pytest.fixture
-def make_parties(sessions: Callable[[], AsyncSession]) -> MakeParties:
+async def make_parties(sessions: Callable[[], AsyncSession]) -> AsyncIterator[MakeParties]:
+    made: list[str] = []
+
     async def make(count: int) -> list[str]:
         ids = [f"pty_cash_{secrets.token_hex(8)}" for _ in range(count)]
+        made.extend(ids)
         async with sessions() as session, session.begin():
             for party_id in ids:
                 body = "".join(secrets.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(9))
@@ -48,7 +51,17 @@ def make_parties(sessions: Callable[[], AsyncSession]) -> MakeParties:
                 )
         return ids
 
-    return make
+    yield make
+    # Reservations made directly on the ledger stand for no order or withdrawal: give them
+    # back, so the global invariant "reserved cash matches what holds it" stays true.
+    async with sessions() as session, session.begin():
+        ledger = CashLedger(session)
+        for party_id in made:
+            balance = await ledger.balance(party_id)
+            if balance.reserved:
+                await ledger.release(
+                    party_id, balance.reserved, kind="test_cleanup", ref_id=party_id
+                )
 
 
 @pytest.fixture(autouse=True)

@@ -16,8 +16,7 @@ import httpx
 import pytest
 
 from market.settings import Settings
-
-pytest_plugins = ["tests.api.conftest"]
+from tests.api.conftest import client, make_party, market, operator, registry  # noqa: F401
 
 
 def free_port() -> int:
