@@ -98,18 +98,12 @@ class CertificateRepository:
         self.session.add(certificate)
         await self.session.flush()
 
+    async def add_all(self, certificates: list[Certificate]) -> None:
+        self.session.add_all(certificates)
+        await self.session.flush()
+
     async def get(self, certificate_id: str) -> Certificate | None:
         return await self.session.get(Certificate, certificate_id)
-
-    async def by_log_index(self, log_index: int) -> Certificate | None:
-        rows = await self.session.execute(select(Certificate).where(CERTS.c.log_index == log_index))
-        return rows.scalar_one_or_none()
-
-    async def for_subject(self, subject_id: str) -> list[Certificate]:
-        rows = await self.session.execute(
-            select(Certificate).where(CERTS.c.subject_id == subject_id).order_by(CERTS.c.log_index)
-        )
-        return list(rows.scalars())
 
     async def recent(self, limit: int) -> list[Certificate]:
         rows = await self.session.execute(

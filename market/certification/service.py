@@ -79,6 +79,8 @@ class CertificateService:
         self.keys = KeyRepository(session)
         self.log = LogRepository(session)
         self.certificates = CertificateRepository(session)
+        self._keys_cache: dict[str, SigningKey] = {}
+        self._platform: str | None = None
 
     # keys -----------------------------------------------------------------------------------
 
@@ -105,10 +107,12 @@ class CertificateService:
         return key
 
     async def platform_party_id(self) -> str:
-        party_id = await PartyService(self.session).platform_party_id()
-        if party_id is None:
-            raise LogNotReady("the platform operator does not exist yet")
-        return party_id
+        if self._platform is None:
+            party_id = await PartyService(self.session).platform_party_id()
+            if party_id is None:
+                raise LogNotReady("the platform operator does not exist yet")
+            self._platform = party_id
+        return self._platform
 
     async def ensure_platform(self) -> str:
         """Create the platform operator and its key if missing (start-up)."""
@@ -148,43 +152,58 @@ class CertificateService:
         self, kind: str, subject_id: str, issuer_id: str, facts: Mapping[str, Any]
     ) -> Certificate:
         """Sign `facts` as `issuer_id` and append the certificate to the log."""
-        key = await self.signing_key(issuer_id)
-        private_key = keyring().open(key.key_id, key.encrypted_private_key)
-        certificate_id = new_id("crt")
-        issued_at = utcnow()
-        payload = build_payload(kind, certificate_id, isoformat(issued_at), issuer_id, facts)
-        canonical = canonical_bytes(payload)
-        signature = sign_bytes(private_key, canonical)
-        log_index = await self._append(canonical)
-        certificate = Certificate(
-            id=certificate_id,
-            kind=kind,
-            subject_id=subject_id,
-            issuer_id=issuer_id,
-            key_id=key.key_id,
-            canonical=canonical,
-            payload_hash=hashlib.sha256(canonical).hexdigest(),
-            signature=signature,
-            log_index=log_index,
-            issued_at=issued_at,
-        )
-        await self.certificates.add(certificate)
-        return certificate
+        return (await self.issue_many([(kind, subject_id, issuer_id, facts)]))[0]
+
+    async def issue_many(
+        self, items: list[tuple[str, str, str, Mapping[str, Any]]]
+    ) -> list[Certificate]:
+        """Sign several facts and append them to the log in one step (one lock, one write)."""
+        prepared = []
+        for kind, subject_id, issuer_id, facts in items:
+            key = self._keys_cache.get(issuer_id)
+            if key is None:
+                key = self._keys_cache[issuer_id] = await self.signing_key(issuer_id)
+            private_key = keyring().open(key.key_id, key.encrypted_private_key)
+            certificate_id = new_id("crt")
+            issued_at = utcnow()
+            payload = build_payload(kind, certificate_id, isoformat(issued_at), issuer_id, facts)
+            canonical = canonical_bytes(payload)
+            prepared.append(
+                Certificate(
+                    id=certificate_id,
+                    kind=kind,
+                    subject_id=subject_id,
+                    issuer_id=issuer_id,
+                    key_id=key.key_id,
+                    canonical=canonical,
+                    payload_hash=hashlib.sha256(canonical).hexdigest(),
+                    signature=sign_bytes(private_key, canonical),
+                    log_index=-1,
+                    issued_at=issued_at,
+                )
+            )
+        first = await self._append([c.canonical for c in prepared])
+        for offset, certificate in enumerate(prepared):
+            certificate.log_index = first + offset
+        await self.certificates.add_all(prepared)
+        return prepared
 
     async def issue_as_platform(
         self, kind: str, subject_id: str, facts: Mapping[str, Any]
     ) -> Certificate:
         return await self.issue(kind, subject_id, await self.platform_party_id(), facts)
 
-    async def _append(self, canonical: bytes) -> int:
+    async def _append(self, leaves: list[bytes]) -> int:
+        """Append leaves under the log lock; returns the index of the first."""
         size, _ = await self.log.lock_state()
-        fetched = await self.log.fetch(merkle.append_plan(size))
-        new_nodes = merkle.append_nodes(size, merkle.leaf_hash(canonical), fetched)
+        count = len(leaves)
+        fetched = await self.log.fetch(merkle.append_many_plan(size, count))
+        new_nodes = merkle.append_many(size, [merkle.leaf_hash(c) for c in leaves], fetched)
         await self.log.store(new_nodes)
         known = {**fetched, **dict(new_nodes)}
-        plan = [ref for ref in merkle.root_plan(size + 1) if ref not in known]
+        plan = [ref for ref in merkle.root_plan(size + count) if ref not in known]
         known.update(await self.log.fetch(plan))
-        await self.log.set_state(size + 1, merkle.root_from(size + 1, known))
+        await self.log.set_state(size + count, merkle.root_from(size + count, known))
         return size
 
     async def get(self, certificate_id: str) -> Certificate:
@@ -240,7 +259,3 @@ class CertificateService:
         fetched = await self.log.fetch(merkle.consistency_plan(first, second))
         proof = merkle.consistency_proof(first, second, fetched)
         return {"first": first, "second": second, "proof": [h.hex() for h in proof]}
-
-    async def root_at(self, tree_size: int) -> bytes:
-        fetched = await self.log.fetch(merkle.root_plan(tree_size))
-        return merkle.root_from(tree_size, fetched)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import subprocess
 import warnings
@@ -11,6 +12,8 @@ from typing import Any
 
 
 def _pgserver() -> Any:
+    # pgserver logs every pg_ctl call at INFO, also from its atexit hook: keep output clean.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import pgserver

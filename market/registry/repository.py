@@ -19,11 +19,9 @@ from market.registry.models import (
     EcoProduct,
     EcoProductAsset,
     EcoProductEvent,
-    Pledge,
     ProductType,
     Retirement,
     RetirementRange,
-    Transfer,
 )
 
 M = TypeVar("M", bound=SQLModel)
@@ -185,19 +183,6 @@ class RegistryRepository:
         ).one()
         return int(row[0]), int(row[1])
 
-    async def list_batches(
-        self, *, owner_id: str | None, limit: int, cursor: str | None
-    ) -> list[Batch]:
-        query = select(Batch).order_by(BATCHES.c.id).limit(limit + 1)
-        if cursor:
-            query = query.where(BATCHES.c.id > cursor)
-        if owner_id:
-            query = query.where(BATCHES.c.owner_id == owner_id)
-        rows = await self.session.execute(query)
-        return list(rows.scalars())
-
-    # retirements ----------------------------------------------------------------------------
-
     async def retirements_covering(self, batch_id: str, serial: int) -> list[Retirement]:
         rows = await self.session.execute(
             select(Retirement)
@@ -219,19 +204,6 @@ class RegistryRepository:
         )
         return list(rows.scalars())
 
-    async def list_retirements(
-        self, party_id: str | None, limit: int, cursor: str | None
-    ) -> list[Retirement]:
-        query = select(Retirement).order_by(RETIREMENTS.c.id).limit(limit + 1)
-        if cursor:
-            query = query.where(RETIREMENTS.c.id > cursor)
-        if party_id:
-            query = query.where(RETIREMENTS.c.party_id == party_id)
-        rows = await self.session.execute(query)
-        return list(rows.scalars())
-
-    # approvals ------------------------------------------------------------------------------
-
     async def list_approvals(
         self, status: str | None, limit: int, cursor: str | None
     ) -> list[Approval]:
@@ -242,24 +214,3 @@ class RegistryRepository:
             query = query.where(APPROVALS.c.status == status)
         rows = await self.session.execute(query)
         return list(rows.scalars())
-
-    async def list_of(
-        self,
-        model: type[M],
-        *,
-        party_column: str,
-        party_id: str | None,
-        limit: int,
-        cursor: str | None,
-    ) -> list[M]:
-        table = _t(model)
-        query = select(model).order_by(table.c.id).limit(limit + 1)
-        if cursor:
-            query = query.where(table.c.id > cursor)
-        if party_id:
-            query = query.where(table.c[party_column] == party_id)
-        rows = await self.session.execute(query)
-        return list(rows.scalars())
-
-
-__all__ = ["Pledge", "RegistryRepository", "Transfer"]

@@ -540,19 +540,21 @@ class OrderBatch:
     async def _write_trades(self) -> None:
         if not self.trades:
             return
-        certificates = CertificateService(self.session)
         rows, settlements, approvals = [], [], []
         for trade in self.trades:
-            ranges = [
+            trade.settlement["ranges"] = [
                 {"batch_id": op.source.batch_id, "start": r.start, "end": r.end}
                 for op in trade.deliveries
                 for r in op.moved
             ]
-            trade.settlement["ranges"] = ranges
             trade.settlement["journal_entry_id"] = trade.cash.entry_id if trade.cash else None
-            certificate = await certificates.issue_as_platform(
-                "trade", trade.row["id"], trade_facts(trade.row, trade.settlement)
-            )
+        certificates = await CertificateService(self.session).issue_many(
+            [
+                ("trade", t.row["id"], self.platform_id, trade_facts(t.row, t.settlement))
+                for t in self.trades
+            ]
+        )
+        for trade, certificate in zip(self.trades, certificates, strict=True):
             trade.row["certificate_id"] = certificate.id
             rows.append(trade.row)
             settlements.append(trade.settlement)

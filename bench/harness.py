@@ -1,0 +1,154 @@
+"""Shared by the HTTP benchmarks: a fresh database, a running `market serve`, party setup."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from market.db.engine import async_url
+from market.parties.credit_code import complete_credit_code
+
+TOKEN = "bench-operator-token"
+
+
+def machine() -> str:
+    return f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def credit_code() -> str:
+    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    return complete_credit_code("91110105" + "".join(secrets.choice(alphabet) for _ in range(9)))
+
+
+def execute(url: str, sql: str) -> None:
+    async def run() -> None:
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        engine = create_async_engine(async_url(url), isolation_level="AUTOCOMMIT")
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql(sql)
+        await engine.dispose()
+
+    asyncio.run(run())
+
+
+@dataclass
+class Running:
+    url: str
+    database_url: str
+    data_dir: Path
+
+
+@contextmanager
+def running_server(workers: int, extra_env: dict[str, str] | None = None) -> Iterator[Running]:
+    """A fresh database on `DATABASE_URL`'s server (or the embedded one) and a server on it."""
+    server_url = os.environ.get("DATABASE_URL")
+    data_dir = Path(tempfile.mkdtemp(prefix="market-bench-"))
+    if not server_url:
+        from market.db.embedded import start_embedded
+
+        server_url = start_embedded(data_dir)
+    name = f"market_bench_{secrets.token_hex(3)}"
+    execute(server_url, f'CREATE DATABASE "{name}"')
+    db_url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    from market.db.migrate import upgrade
+
+    upgrade(db_url)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    env = {**os.environ, "DATABASE_URL": db_url, "MARKET_DATA_DIR": str(data_dir),
+           "MARKET_OPERATOR_TOKEN": TOKEN, **(extra_env or {})}  # fmt: skip
+    with (data_dir / "server.log").open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "market.cli", "serve", "--port", str(port), "--workers", str(workers)],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        yield Running(url, db_url, data_dir)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def make_party(http: httpx.AsyncClient, kind: str) -> tuple[str, str]:
+    r = await http.post("/v1/parties", json={"name": f"{kind}-{secrets.token_hex(3)}", "kind": kind,
+                                             "credit_code": credit_code(), "region_code": "110105"})  # fmt: skip
+    r.raise_for_status()
+    return r.json()["party"]["id"], r.json()["api_key"]
+
+
+async def holders_with_units(
+    http: httpx.AsyncClient, count: int, quantity: int, cash: str | None
+) -> list[dict[str, Any]]:
+    """`count` collectives, each with one CARBON_SINK batch of `quantity` and optional cash."""
+
+    def auth(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    _, registrar = await make_party(http, "registrar")
+    _, certifier = await make_party(http, "certifier")
+    holders = []
+    for i in range(count):
+        pid, token = await make_party(http, "collective")
+        lon, lat = 100 + (i % 100) * 0.05, 20 + (i // 100) * 0.05
+        ring = [
+            [lon, lat],
+            [lon + 0.01, lat],
+            [lon + 0.01, lat + 0.01],
+            [lon, lat + 0.01],
+            [lon, lat],
+        ]
+        a = await http.post("/v1/assets", headers=auth(token), json={
+            "resource_type": "forest", "name": "林地", "region_code": "110105", "area_ha": "100.00",
+            "boundary": {"type": "Polygon", "coordinates": [ring]},
+            "rights": [{"kind": "ownership", "holder_id": pid, "share": "100", "valid_from": "2020-01-01"}]})  # fmt: skip
+        a.raise_for_status()
+        (
+            await http.post(f"/v1/assets/{a.json()['id']}/confirm", headers=auth(registrar))
+        ).raise_for_status()
+        e = await http.post("/v1/eco-products", headers=auth(token), json={
+            "product_type": "CARBON_SINK", "name": "碳汇", "asset_ids": [a.json()["id"]]})  # fmt: skip
+        e.raise_for_status()
+        (await http.post(f"/v1/eco-products/{e.json()['id']}/certify", headers=auth(certifier),
+                         json={"standard": "CCER"})).raise_for_status()  # fmt: skip
+        b = await http.post(f"/v1/eco-products/{e.json()['id']}/batches", headers=auth(certifier), json={
+            "quantity": quantity, "vintage": 2025, "period_start": "2025-01-01", "period_end": "2025-12-31"})  # fmt: skip
+        b.raise_for_status()
+        if cash:
+            (await http.post("/v1/deposits", json={"party_id": pid, "amount": cash, "method": "bank_transfer",
+                                                   "reference": "bench"})).raise_for_status()  # fmt: skip
+        holders.append({"party_id": pid, "token": token, "batch_id": b.json()["id"]})
+    return holders
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
