@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from market.certification import merkle
 from market.certification.errors import InvalidProofRequest, KeyAlreadyRevoked, LogNotReady
@@ -40,6 +41,16 @@ from market.parties.roles import Caller, require
 from market.parties.service import PartyService
 
 SIGNERS = ("registrar", "certifier", "operator")
+PENDING = "pending_certificates"  # session.info key: signed, not yet in the log
+
+
+async def append_pending_certificates(session: AsyncSession) -> None:
+    """Call right before committing a transaction that may have issued certificates."""
+    await CertificateService(session).append_pending()
+
+
+def has_pending_certificates(session: Session) -> bool:
+    return bool(session.info.get(PENDING))
 
 
 def certificate_json(certificate: Certificate) -> dict[str, Any]:
@@ -157,7 +168,11 @@ class CertificateService:
     async def issue_many(
         self, items: list[tuple[str, str, str, Mapping[str, Any]]]
     ) -> list[Certificate]:
-        """Sign several facts and append them to the log in one step (one lock, one write)."""
+        """Sign several facts now; they join the log when the transaction commits.
+
+        The log lock serializes every certificate-producing transaction, so it is taken as
+        late as possible: `append_pending_certificates` runs right before the commit.
+        """
         prepared = []
         for kind, subject_id, issuer_id, facts in items:
             key = self._keys_cache.get(issuer_id)
@@ -182,10 +197,7 @@ class CertificateService:
                     issued_at=issued_at,
                 )
             )
-        first = await self._append([c.canonical for c in prepared])
-        for offset, certificate in enumerate(prepared):
-            certificate.log_index = first + offset
-        await self.certificates.add_all(prepared)
+        self.session.info.setdefault(PENDING, []).extend(prepared)
         return prepared
 
     async def issue_as_platform(
@@ -193,18 +205,24 @@ class CertificateService:
     ) -> Certificate:
         return await self.issue(kind, subject_id, await self.platform_party_id(), facts)
 
-    async def _append(self, leaves: list[bytes]) -> int:
-        """Append leaves under the log lock; returns the index of the first."""
+    async def append_pending(self) -> None:
+        """Append this transaction's certificates to the log and store them (before commit)."""
+        pending: list[Certificate] = self.session.info.pop(PENDING, [])
+        if not pending:
+            return
         size, _ = await self.log.lock_state()
-        count = len(leaves)
+        count = len(pending)
         fetched = await self.log.fetch(merkle.append_many_plan(size, count))
-        new_nodes = merkle.append_many(size, [merkle.leaf_hash(c) for c in leaves], fetched)
+        leaves = [merkle.leaf_hash(c.canonical) for c in pending]
+        new_nodes = merkle.append_many(size, leaves, fetched)
         await self.log.store(new_nodes)
         known = {**fetched, **dict(new_nodes)}
         plan = [ref for ref in merkle.root_plan(size + count) if ref not in known]
         known.update(await self.log.fetch(plan))
         await self.log.set_state(size + count, merkle.root_from(size + count, known))
-        return size
+        for offset, certificate in enumerate(pending):
+            certificate.log_index = size + offset
+        await self.certificates.add_all(pending)
 
     async def get(self, certificate_id: str) -> Certificate:
         certificate = await self.certificates.get(certificate_id)

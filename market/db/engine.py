@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 
 def async_url(url: str) -> str:
@@ -30,3 +32,13 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+def _refuse_unlogged_certificates(session: Session) -> None:
+    from market.certification.service import has_pending_certificates
+
+    if has_pending_certificates(session):
+        raise RuntimeError("committing certificates that were never appended to the log")
+
+
+event.listen(Session, "before_commit", _refuse_unlogged_certificates)

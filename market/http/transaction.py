@@ -29,6 +29,7 @@ from litestar.types import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.certification.service import append_pending_certificates
 from market.http.models import IdempotencyRecord
 from market.http.repository import IdempotencyRepository
 from market.kit.errors import Conflict
@@ -154,6 +155,7 @@ class TransactionMiddleware:
             if status >= 400:
                 await session.rollback()
                 return messages
+            await append_pending_certificates(session)
             if pending.idempotency_scope and pending.request_hash:
                 body = b"".join(
                     m.get("body", b"") for m in messages if m["type"] == "http.response.body"

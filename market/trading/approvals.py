@@ -25,8 +25,6 @@ async def decide_trade(session: AsyncSession, trade_id: str, approve: bool) -> N
     assert trade is not None and settlement is not None
     assert settlement.status == "pending_approval"
     platform = await CertificateService(session).platform_party_id()
-    ledger = CashLedger(session)
-    await ledger.lock(trade.buyer_id, trade.seller_id, platform)
     per_batch: dict[str, int] = defaultdict(int)
     for part in settlement.ranges:
         per_batch[part["batch_id"]] += part["end"] - part["start"] + 1
@@ -42,6 +40,9 @@ async def decide_trade(session: AsyncSession, trade_id: str, approve: bool) -> N
             ref_id=trade.id,
             holdings=holdings,
         )
+    # Holdings first, then cash: the lock order every transaction follows.
+    ledger = CashLedger(session)
+    await ledger.lock(trade.buyer_id, trade.seller_id, platform)
     total = settlement.cash_amount_fen + settlement.buyer_fee_fen
     if approve:
         settlement.journal_entry_id = await ledger.settle_trade(

@@ -2,12 +2,12 @@
 
 Two phases. *Compute*: under the instrument's advisory lock, with unlocked reads of cash and
 units (plus the batch's own running deltas), each command is checked, its reservation planned,
-and the engine matches it; fills become planned settlements. *Apply*: every cash account and
-holding the batch touches is locked in one sorted sweep (cash by party, then holdings by batch
-and party — the order every other transaction uses), the planned ledger and unit moves run,
-and trades, certificates (the log lock is always taken last), events and the command log are
-written. A stale read shows up as a refused move or a CHECK violation: the batch then fails as
-a whole and the sequencer retries its commands one by one.
+and the engine matches it; fills become planned settlements. *Apply*: every holding and cash
+account the batch touches is locked in sorted sweeps (holdings by batch and party, then cash by
+party — the order every other transaction uses), the planned unit and ledger moves run, and
+trades, events and the command log are written; certificates join the log at commit (its lock
+is always taken last). A stale read shows up as a refused move or a CHECK violation: the
+batch then fails as a whole and the sequencer retries its commands one by one.
 """
 
 from __future__ import annotations
@@ -484,8 +484,10 @@ class OrderBatch:
     # apply ----------------------------------------------------------------------------------
 
     async def _apply(self) -> None:
-        await self._apply_cash()
+        # Lock order everywhere: holdings, then cash accounts, then the log (at commit).
+        # Cash last keeps the hot rows (the fee account) locked for the shortest time.
         await self._apply_units()
+        await self._apply_cash()
         await self._write_trades()
         self.instrument.command_seq += len(self.commands)
         await self.repo.append_commands(

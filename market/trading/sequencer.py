@@ -16,6 +16,7 @@ import structlog
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from market.certification.service import append_pending_certificates
 from market.kit.errors import DomainError
 from market.trading.books import BookRegistry
 from market.trading.order_batch import BatchCommand, ExpireDue, OrderBatch
@@ -109,6 +110,7 @@ class Sequencer:
             batch = OrderBatch(session, self.books)
             try:
                 results = await batch.run(symbol, commands)
+                await append_pending_certificates(session)
                 await session.commit()
             except BaseException:
                 await session.rollback()
