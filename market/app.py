@@ -21,6 +21,7 @@ from market.certification.keyring import install_keyring
 from market.db.engine import create_engine, session_factory
 from market.db.migrate import current_revision, head_revision
 from market.http.dependencies import provide_caller, provide_list_params
+from market.http.metrics import Metrics, MetricsMiddleware, SequencerCollector, metrics_endpoint
 from market.http.nul_guard import NulGuardMiddleware
 from market.http.problems import EXCEPTION_HANDLERS, problem
 from market.http.transaction import TransactionMiddleware, provide_db_session
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # connections, and must never starve the batch that would answer them.
         sequencer_engine = create_engine(database_url, SEQUENCER_POOL)
         app.state.sequencer = Sequencer(session_factory(sequencer_engine))
+        metrics.registry.register(SequencerCollector(app.state))
         try:
             async with expiry.running(app.state.sequencer, factory):
                 yield
@@ -90,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await sequencer_engine.dispose()
             await engine.dispose()
 
+    metrics = Metrics()
     handlers: list[Any] = []
     if os.environ.get("MARKET_BENCH_ENDPOINTS") == "1":
         from market.http.bench_endpoint import bench_ping
@@ -100,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *handlers,
             health,
             ready,
+            metrics_endpoint,
             PartyController,
             AssetController,
             ProductController,
@@ -120,7 +124,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "caller": Provide(provide_caller),
             "list_params": Provide(provide_list_params, sync_to_thread=False),
         },
-        middleware=[DefineMiddleware(NulGuardMiddleware), DefineMiddleware(TransactionMiddleware)],
+        middleware=[
+            DefineMiddleware(MetricsMiddleware, metrics=metrics),
+            DefineMiddleware(NulGuardMiddleware),
+            DefineMiddleware(TransactionMiddleware),
+        ],
+        state=State({"metrics": metrics}),
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(
