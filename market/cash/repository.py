@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import BigInteger, String, Table, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
@@ -107,6 +108,37 @@ class CashRepository:
         )
 
     # journal --------------------------------------------------------------------------------
+
+    async def apply_deltas(self, deltas: list[tuple[str, int, int]]) -> None:
+        """Add (party, Δavailable, Δreserved) to existing accounts in one statement.
+
+        The CHECK constraints refuse any bucket going below zero (the caller turns that into
+        a retry); rows must exist (`lock_accounts` creates them).
+        """
+        if not deltas:
+            return
+        values = (
+            select(
+                func.unnest(literal([d[0] for d in deltas], ARRAY(String))).label("party_id"),
+                func.unnest(literal([d[1] for d in deltas], ARRAY(BigInteger))).label("a"),
+                func.unnest(literal([d[2] for d in deltas], ARRAY(BigInteger))).label("r"),
+            )
+        ).subquery("v")
+        await self.session.execute(
+            update(ACCOUNTS)
+            .where(ACCOUNTS.c.party_id == values.c.party_id)
+            .values(
+                available=ACCOUNTS.c.available + values.c.a,
+                reserved=ACCOUNTS.c.reserved + values.c.r,
+            )
+        )
+
+    async def add_entries(
+        self, entries: list[dict[str, Any]], postings: list[dict[str, Any]]
+    ) -> None:
+        if entries:
+            await self.session.execute(insert(ENTRIES), entries)
+            await self.session.execute(insert(POSTINGS), postings)
 
     async def add_entry(
         self, entry_id: str, kind: str, ref_id: str, at: datetime, postings: list[dict[str, Any]]

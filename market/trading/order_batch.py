@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.cash.ledger import CashLedger
+from market.cash.ledger import CashLedger, Leg
 from market.certification.service import CertificateService
 from market.db.locking import advisory_xact_lock
 from market.kit.errors import DomainError, NotFound
@@ -510,14 +510,31 @@ class OrderBatch:
             if op.settle:
                 parties.update((op.settle["seller_id"], op.settle["fee_party_id"]))
         await ledger.lock(*parties)
+        entries: list[tuple[str, str, list[Leg]]] = []
         for op in self.cash_ops:
             if op.kind == "reserve":
-                await ledger.reserve(op.party_id, op.amount, kind="order_reserve", ref_id=op.ref_id)
+                legs = [
+                    Leg(-op.amount, op.party_id, "available"),
+                    Leg(op.amount, op.party_id, "reserved"),
+                ]
+                entries.append(("order_reserve", op.ref_id, legs))
             elif op.kind == "release":
-                await ledger.release(op.party_id, op.amount, kind="order_release", ref_id=op.ref_id)
+                legs = [
+                    Leg(-op.amount, op.party_id, "reserved"),
+                    Leg(op.amount, op.party_id, "available"),
+                ]
+                entries.append(("order_release", op.ref_id, legs))
             else:
                 assert op.settle is not None
-                op.entry_id = await ledger.settle_trade(ref_id=op.ref_id, **op.settle)
+                t = op.settle
+                legs = [
+                    Leg(-(t["notional"] + t["buyer_fee"]), t["buyer_id"], "reserved"),
+                    Leg(t["notional"] - t["seller_fee"], t["seller_id"], "available"),
+                    Leg(t["buyer_fee"] + t["seller_fee"], t["fee_party_id"], "available"),
+                ]
+                entries.append(("trade_settlement", op.ref_id, legs))
+        for op, entry_id in zip(self.cash_ops, await ledger.post_many(entries), strict=True):
+            op.entry_id = entry_id
 
     async def _apply_units(self) -> None:
         if not self.unit_ops:
