@@ -141,22 +141,23 @@ class CashLedger:
             [Leg(-amount, party_id, "reserved"), Leg(amount, external=destination)],
         )
 
-    async def post_many(self, entries: list[tuple[str, str, list[Leg]]]) -> list[str]:
+    async def post_many(
+        self, entries: list[tuple[str, str, list[Leg]]], ids: list[str] | None = None
+    ) -> list[str]:
         """Several balanced entries at once: net balance changes in one UPDATE, entries and
         postings in one INSERT each (the order batch's hot path). Party legs only; the
         accounts must be locked (`lock`). A bucket that would go negative makes the database
-        refuse the whole statement (CHECK): the caller's transaction fails."""
-        ids: list[str] = []
+        refuse the whole statement (CHECK): the caller's transaction fails. `ids` lets the
+        caller name the entries beforehand (to reference them in rows written earlier)."""
+        ids = list(ids) if ids is not None else [new_id("jrn") for _ in entries]
         rows: list[dict[str, Any]] = []
         postings: list[dict[str, Any]] = []
         net: dict[str, list[int]] = {}
         now = utcnow()
-        for kind, ref_id, legs in entries:
+        for entry_id, (kind, ref_id, legs) in zip(ids, entries, strict=True):
             legs = [leg for leg in legs if leg.amount != 0]
             if not legs or sum(leg.amount for leg in legs) != 0:
                 raise ValueError(f"unbalanced or empty journal entry {kind} for {ref_id}")
-            entry_id = new_id("jrn")
-            ids.append(entry_id)
             rows.append({"id": entry_id, "kind": kind, "ref_id": ref_id, "created_at": now})
             for leg in legs:
                 if leg.party_id is None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, insert, select, update
+from sqlalchemy import Table, and_, bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -119,6 +119,40 @@ class UnitRepository:
                     serial_start=start,
                     serial_end=end,
                 )
+            )
+
+    async def ranges_of_pairs(self, pairs: list[tuple[str, str]]) -> list[Any]:
+        """Every range the given (batch, party) pairs hold, in any bucket."""
+        rows = await self.session.execute(
+            select(
+                RANGES.c.id, RANGES.c.batch_id, RANGES.c.party_id, RANGES.c.bucket,
+                RANGES.c.hold_ref, RANGES.c.serial_start, RANGES.c.serial_end,
+            ).where(tuple_(RANGES.c.batch_id, RANGES.c.party_id).in_(pairs))
+        )  # fmt: skip
+        return list(rows)
+
+    async def replace_ranges(self, delete_ids: list[int], rows: list[dict[str, Any]]) -> None:
+        if delete_ids:
+            await self.session.execute(delete(RANGES).where(RANGES.c.id.in_(delete_ids)))
+        if rows:
+            await self.session.execute(insert(RANGES), rows)
+
+    async def set_counters(self, rows: list[dict[str, Any]]) -> None:
+        """Absolute bucket counters per (batch, party), one executemany."""
+        if rows:
+            await self.session.execute(
+                update(HOLDINGS)
+                .where(
+                    HOLDINGS.c.batch_id == bindparam("b_batch"),
+                    HOLDINGS.c.party_id == bindparam("b_party"),
+                )
+                .values(
+                    available=bindparam("b_available"),
+                    escrowed=bindparam("b_escrowed"),
+                    pledged=bindparam("b_pledged"),
+                    retired=bindparam("b_retired"),
+                ),
+                rows,
             )
 
     async def record_movements(self, rows: list[dict[str, Any]]) -> None:

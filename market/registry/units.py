@@ -6,7 +6,9 @@ every change to one party's units of one batch across all server processes.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +30,51 @@ class SerialRange:
         return {"start": self.start, "end": self.end}
 
 
+@dataclass(frozen=True, slots=True)
+class UnitMove:
+    source: Owner
+    target: Owner
+    quantity: int
+    reason: str
+    ref_id: str
+
+
+def _merge_into(ranges: list[list[int]], start: int, end: int) -> None:
+    """Insert [start, end] into sorted disjoint `ranges`, merging with adjacent neighbours."""
+    i = bisect.bisect_left(ranges, [start, end])
+    ranges.insert(i, [start, end])
+    if i + 1 < len(ranges) and ranges[i][1] + 1 == ranges[i + 1][0]:
+        ranges[i][1] = ranges.pop(i + 1)[1]
+    if i > 0 and ranges[i - 1][1] + 1 == ranges[i][0]:
+        ranges[i - 1][1] = ranges.pop(i)[1]
+
+
+def _range_rows(owners: set[Owner], held: dict[Owner, list[list[int]]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "batch_id": owner.batch_id,
+            "party_id": owner.party_id,
+            "bucket": owner.bucket,
+            "hold_ref": owner.hold_ref,
+            "serial_start": start,
+            "serial_end": end,
+        }
+        for owner in owners
+        for start, end in held[owner]
+    ]
+
+
+def _counter_row(batch_id: str, party_id: str, counter: dict[str, int]) -> dict[str, Any]:
+    return {
+        "b_batch": batch_id,
+        "b_party": party_id,
+        "b_available": counter["available"],
+        "b_escrowed": counter["escrowed"],
+        "b_pledged": counter["pledged"],
+        "b_retired": counter["retired"],
+    }
+
+
 class UnitLedger:
     """Issue and move units; every move is recorded as a unit movement."""
 
@@ -44,6 +91,81 @@ class UnitLedger:
         await self.repo.record_movements(
             [movement_row(None, target, start, end, "issuance", ref_id, utcnow())]
         )
+
+    async def move_many(self, moves: list[UnitMove]) -> list[list[SerialRange]]:
+        """Apply many moves with a handful of statements: lock the holdings (sorted), read
+        their ranges once, split and merge in memory, write back what changed.
+
+        The same rules as `move`: oldest serials first, exact splits, adjacent ranges merge,
+        a source that cannot cover a move raises `InsufficientUnits` (nothing is written).
+        """
+        if not moves:
+            return []
+        parties: dict[str, set[str]] = {}
+        for move in moves:
+            parties.setdefault(move.source.batch_id, set()).update(
+                (move.source.party_id, move.target.party_id)
+            )
+        counters: dict[tuple[str, str], dict[str, int]] = {}
+        for batch_id in sorted(parties):
+            for party_id, row in (await self.lock(batch_id, *parties[batch_id])).items():
+                counters[(batch_id, party_id)] = row
+        pairs = sorted(counters)
+        held: dict[Owner, list[list[int]]] = {}
+        original: dict[Owner, list[int]] = {}
+        for row in await self.repo.ranges_of_pairs(pairs):
+            owner = Owner(row.batch_id, row.party_id, row.bucket, row.hold_ref)
+            held.setdefault(owner, []).append([row.serial_start, row.serial_end])
+            original.setdefault(owner, []).append(row.id)
+        for ranges in held.values():
+            ranges.sort()
+        changed: set[Owner] = set()
+        now = utcnow()
+        movements: list[dict[str, Any]] = []
+        results: list[list[SerialRange]] = []
+        for move in moves:
+            source_count = counters[(move.source.batch_id, move.source.party_id)]
+            if source_count[move.source.bucket] < move.quantity:
+                raise InsufficientUnits(
+                    f"{move.quantity} units requested, {source_count[move.source.bucket]} "
+                    f"{move.source.bucket}",
+                    requested=move.quantity,
+                    available=source_count[move.source.bucket],
+                )
+            source = held.setdefault(move.source, [])
+            target = held.setdefault(move.target, [])
+            remaining, moved = move.quantity, []
+            while remaining:
+                if not source:
+                    raise InsufficientUnits("the serial ranges do not cover the requested quantity")
+                start, end = source[0]
+                take = min(remaining, end - start + 1)
+                moved.append(SerialRange(start, start + take - 1))
+                if take == end - start + 1:
+                    source.pop(0)
+                else:
+                    source[0][0] = start + take
+                remaining -= take
+            for piece in moved:
+                _merge_into(target, piece.start, piece.end)
+            changed.update((move.source, move.target))
+            source_count[move.source.bucket] -= move.quantity
+            counters[(move.target.batch_id, move.target.party_id)][move.target.bucket] += (
+                move.quantity
+            )
+            movements.extend(
+                movement_row(
+                    move.source, move.target, p.start, p.end, move.reason, move.ref_id, now
+                )
+                for p in moved
+            )
+            results.append(moved)
+        delete_ids = [i for owner in changed for i in original.get(owner, [])]
+        await self.repo.replace_ranges(delete_ids, _range_rows(changed, held))
+        touched = sorted({(o.batch_id, o.party_id) for o in changed})
+        await self.repo.set_counters([_counter_row(b, p, counters[(b, p)]) for b, p in touched])
+        await self.repo.record_movements(movements)
+        return results
 
     async def move(
         self,

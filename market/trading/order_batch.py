@@ -12,7 +12,6 @@ batch then fails as a whole and the sequencer retries its commands one by one.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,7 +29,7 @@ from market.parties.repository import PartyRepository
 from market.parties.roles import Caller
 from market.registry.models import Approval, ProductType
 from market.registry.unit_repository import Owner
-from market.registry.units import SerialRange, UnitLedger
+from market.registry.units import SerialRange, UnitLedger, UnitMove
 from market.trading.books import BookRegistry, command_json, rules_of
 from market.trading.engine import (
     Accepted,
@@ -484,10 +483,12 @@ class OrderBatch:
     # apply ----------------------------------------------------------------------------------
 
     async def _apply(self) -> None:
-        # Lock order everywhere: holdings, then cash accounts, then the log (at commit).
-        # Cash last keeps the hot rows (the fee account) locked for the shortest time.
+        # Lock order everywhere: holdings, then cash accounts, then the log (at commit). The
+        # cash rows go last — the fee account is shared by every instrument — so they stay
+        # locked only for the balance update, the log append and the commit.
         await self._apply_units()
-        await self._apply_cash()
+        for op in self.cash_ops:
+            op.entry_id = new_id("jrn")
         await self._write_trades()
         self.instrument.command_seq += len(self.commands)
         await self.repo.append_commands(
@@ -500,6 +501,7 @@ class OrderBatch:
         await self.repo.add_events(self.events)
         await self.session.flush()
         await self.repo.save_instrument_counters(self.instrument)
+        await self._apply_cash()
 
     async def _apply_cash(self) -> None:
         if not self.cash_ops:
@@ -533,28 +535,17 @@ class OrderBatch:
                     Leg(t["buyer_fee"] + t["seller_fee"], t["fee_party_id"], "available"),
                 ]
                 entries.append(("trade_settlement", op.ref_id, legs))
-        for op, entry_id in zip(self.cash_ops, await ledger.post_many(entries), strict=True):
-            op.entry_id = entry_id
+        await ledger.post_many(entries, [op.entry_id or "" for op in self.cash_ops])
 
     async def _apply_units(self) -> None:
-        if not self.unit_ops:
-            return
-        ledger = UnitLedger(self.session)
-        parties: dict[str, set[str]] = defaultdict(set)
-        for op in self.unit_ops:
-            parties[op.source.batch_id].update((op.source.party_id, op.target.party_id))
-        holdings = {}
-        for batch_id in sorted(parties):
-            holdings[batch_id] = await ledger.lock(batch_id, *parties[batch_id])
-        for op in self.unit_ops:
-            op.moved = await ledger.move(
-                op.source,
-                op.target,
-                op.quantity,
-                reason=op.reason,
-                ref_id=op.ref_id,
-                holdings=holdings[op.source.batch_id],
-            )
+        moved = await UnitLedger(self.session).move_many(
+            [
+                UnitMove(op.source, op.target, op.quantity, op.reason, op.ref_id)
+                for op in self.unit_ops
+            ]
+        )
+        for op, ranges in zip(self.unit_ops, moved, strict=True):
+            op.moved = ranges
 
     async def _write_trades(self) -> None:
         if not self.trades:
