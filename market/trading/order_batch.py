@@ -130,6 +130,7 @@ class OrderBatch:
         self.units_view: dict[str, list[dict[str, Any]]] = {}
         self.escrow: dict[str, list[list[Any]]] = {}
         self.client_ids: dict[tuple[str, str], Order] = {}
+        self.party_status: dict[str, str] = {}
 
     async def run(self, symbol: str, commands: list[BatchCommand]) -> list[object]:
         await advisory_xact_lock(self.session, "instrument", symbol)
@@ -143,6 +144,7 @@ class OrderBatch:
         assert product_type is not None
         self.product_type = product_type
         self.platform_id = await CertificateService(self.session).platform_party_id()
+        await self._prefetch(commands)
         for order_id in await self.repo.due_orders(symbol, self.now):
             await self._engine(ExpireOrder(order_id))
         results: list[object] = []
@@ -153,6 +155,24 @@ class OrderBatch:
                 results.append(error)
         await self._apply()
         return results
+
+    async def _prefetch(self, commands: list[BatchCommand]) -> None:
+        """One read each for what the batch's orders need: earlier orders with the same
+        client ids, the submitters' status, buyers' cash and sellers' deliverable units."""
+        places = [c for c in commands if isinstance(c, PlaceOrder)]
+        if not places:
+            return
+        keys = list({(c.caller.party_id, c.data.client_order_id) for c in places})
+        self.client_ids.update(await self.repo.orders_by_client_ids(keys))
+        submitters = {c.caller.party_id for c in places}
+        parties = await PartyRepository(self.session).get_many(submitters)
+        self.party_status = {p: parties[p].status if p in parties else "frozen" for p in submitters}
+        buyers = sorted({c.caller.party_id for c in places if c.data.side == "buy"})
+        self.cash_view.update(await CashLedger(self.session).available_of(buyers))
+        sellers = sorted({c.caller.party_id for c in places if c.data.side == "sell"})
+        self.units_view.update(
+            await self.repo.deliverable_batches(sellers, self.instrument.product_type)
+        )
 
     async def _one(self, command: BatchCommand) -> object:
         if isinstance(command, PlaceOrder):
@@ -190,7 +210,7 @@ class OrderBatch:
     async def _place(self, command: PlaceOrder) -> Placed:
         caller, data = command.caller, command.data
         key = (caller.party_id, data.client_order_id)
-        existing = self.client_ids.get(key) or await self.repo.order_by_client_id(*key)
+        existing = self.client_ids.get(key)
         if existing is not None:
             return Placed(existing, True)
         order = Order(
@@ -215,9 +235,8 @@ class OrderBatch:
         self.orders[order.id] = order
         self.client_ids[key] = order
         self._event(order, "new", quantity=order.quantity, price_fen=order.price_fen)
-        party = await PartyRepository(self.session).get(caller.party_id)
         reason = precheck(
-            order, self.instrument, rules_of(self.instrument), party.status if party else "frozen"
+            order, self.instrument, rules_of(self.instrument), self.party_status[caller.party_id]
         )
         budget = None
         if reason is None and order.side == "buy":
@@ -262,12 +281,7 @@ class OrderBatch:
         return None, budget
 
     async def _escrow_units(self, order: Order) -> str | None:
-        holdings = self.units_view.get(order.party_id)
-        if holdings is None:
-            holdings = await self.repo.deliverable_batches(
-                order.party_id, self.instrument.product_type
-            )
-            self.units_view[order.party_id] = holdings
+        holdings = self.units_view[order.party_id]
         today = self.now.date()
         usable = [
             h

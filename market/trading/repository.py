@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.registry.models import Batch, Holding, UnitRange
@@ -99,13 +99,15 @@ class TradingRepository:
     async def order(self, order_id: str) -> Order | None:
         return await self.session.get(Order, order_id)
 
-    async def order_by_client_id(self, party_id: str, client_order_id: str) -> Order | None:
+    async def orders_by_client_ids(
+        self, keys: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], Order]:
+        if not keys:
+            return {}
         rows = await self.session.execute(
-            select(Order).where(
-                ORDERS.c.party_id == party_id, ORDERS.c.client_order_id == client_order_id
-            )
+            select(Order).where(tuple_(ORDERS.c.party_id, ORDERS.c.client_order_id).in_(keys))
         )
-        return rows.scalar_one_or_none()
+        return {(o.party_id, o.client_order_id): o for o in rows.scalars()}
 
     async def due_orders(self, symbol: str, now: datetime) -> list[str]:
         rows = await self.session.execute(
@@ -167,10 +169,15 @@ class TradingRepository:
 
     # units the seller can deliver -----------------------------------------------------------
 
-    async def deliverable_batches(self, party_id: str, product_type: str) -> list[dict[str, Any]]:
-        """The party's available units of a product type per batch, oldest batch first."""
+    async def deliverable_batches(
+        self, party_ids: list[str], product_type: str
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Each party's available units of a product type per batch, oldest batch first."""
+        if not party_ids:
+            return {}
         rows = await self.session.execute(
             select(
+                HOLDINGS.c.party_id,
                 HOLDINGS.c.batch_id,
                 HOLDINGS.c.available,
                 BATCHES.c.vintage,
@@ -179,13 +186,16 @@ class TradingRepository:
             )
             .join(BATCHES, BATCHES.c.id == HOLDINGS.c.batch_id)
             .where(
-                HOLDINGS.c.party_id == party_id,
+                HOLDINGS.c.party_id.in_(party_ids),
                 HOLDINGS.c.available > 0,
                 BATCHES.c.product_type == product_type,
             )
             .order_by(BATCHES.c.serial_start)
         )
-        return [dict(r._mapping) for r in rows]
+        found: dict[str, list[dict[str, Any]]] = {p: [] for p in party_ids}
+        for r in rows:
+            found[r.party_id].append(dict(r._mapping))
+        return found
 
     async def escrow_by_batch(self, hold_ref: str) -> list[tuple[str, int]]:
         """Units escrowed behind `hold_ref` per batch, in serial order."""
