@@ -115,8 +115,10 @@ class OrderController(Controller):
         # connection back to the pool while the batch runs.
         await db_session.close()
         placed = await place_order(state.sequencer, caller, data)
-        fills = await OrderQueries(db_session).fills([placed.order.id])
-        body = order_out(placed.order, fills[placed.order.id])
+        fills = placed.fills
+        if fills is None:  # a replayed client_order_id: its fills may have grown since
+            fills = (await OrderQueries(db_session).fills([placed.order.id]))[placed.order.id]
+        body = order_out(placed.order, fills)
         return Response(body, status_code=200 if placed.replayed else 201)
 
     @get("/orders/{order_id:str}")

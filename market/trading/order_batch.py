@@ -84,6 +84,7 @@ BatchCommand = PlaceOrder | CancelRequest | ExpireDue
 class Placed:
     order: Order
     replayed: bool
+    fills: list[dict[str, Any]] | None = None  # known for a new order; read for a replay
 
 
 @dataclass(slots=True)
@@ -131,6 +132,7 @@ class OrderBatch:
         self.escrow: dict[str, list[list[Any]]] = {}
         self.client_ids: dict[tuple[str, str], Order] = {}
         self.party_status: dict[str, str] = {}
+        self.fills: dict[str, list[dict[str, Any]]] = {}
 
     async def run(self, symbol: str, commands: list[BatchCommand]) -> list[object]:
         await advisory_xact_lock(self.session, "instrument", symbol)
@@ -246,7 +248,7 @@ class OrderBatch:
             reason = await self._escrow_units(order)
         if reason is not None:
             await self._finish(order, "rejected", reason=reason)
-            return Placed(order, False)
+            return Placed(order, False, [])
         await self._engine(
             NewOrder(
                 order_id=order.id,
@@ -260,7 +262,7 @@ class OrderBatch:
                 max_notional_fen=budget,
             )
         )
-        return Placed(order, False)
+        return Placed(order, False, self.fills.setdefault(order.id, []))
 
     def _reserve_cash(self, order: Order) -> tuple[str | None, int | None]:
         available = self.cash_view[order.party_id]
@@ -440,6 +442,9 @@ class OrderBatch:
             order.updated_at = self.now
             self._event(
                 order, "fill", quantity=event.quantity, price_fen=event.price, trade_id=trade_id
+            )
+            self.fills.setdefault(order.id, []).append(
+                {"trade_id": trade_id, "price_fen": event.price, "quantity": event.quantity}
             )
             if remaining == 0:
                 order.status = "filled"
