@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,6 +50,10 @@ async def bootstrap(settings: Settings) -> None:
         await engine.dispose()
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -57,6 +62,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     url, embedded = prepare_database(settings)
+    # uvicorn re-raises the SIGTERM/SIGINT it captured once it has shut down; with the
+    # default handler that would kill us before the `finally` stops the embedded database.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_on_signal)
     try:
         upgrade(url)
         asyncio.run(bootstrap(settings))
