@@ -220,6 +220,30 @@ async def test_concurrent_certificates_get_gap_free_indices(registry: Registry) 
         ).json()
         indices.append(certificate["log_index"])
     head = (await client.get("/v1/log/head")).json()
+    keys = (await client.get("/v1/keys")).json()
+    platform_key = next(k for k in keys["keys"] if k["key_id"] == head["key_id"])
+    signed = rfc8785.dumps(
+        {
+            "root_hash": head["root_hash"],
+            "timestamp": head["timestamp"],
+            "tree_size": head["tree_size"],
+        }
+    )
+    VerifyKey(b64u(platform_key["public_key"])).verify(signed, b64u(head["signature"]))
+    root = bytes.fromhex(head["root_hash"])
+    for response, index in zip(responses[:20], indices[:20], strict=True):
+        certificate = (
+            await client.get(f"/v1/certificates/{response.json()['certificate_id']}")
+        ).json()
+        leaf = hashlib.sha256(b"\x00" + rfc8785.dumps(certificate["payload"])).digest()
+        proof = (
+            await client.get(
+                "/v1/log/proof/inclusion",
+                params={"leaf_index": index, "tree_size": head["tree_size"]},
+            )
+        ).json()
+        path = [bytes.fromhex(h) for h in proof["audit_path"]]
+        assert ref_verify_inclusion(leaf, index, head["tree_size"], path, root)
     assert len(set(indices)) == 200
     assert sorted(indices) == list(range(min(indices), min(indices) + 200))
     assert min(indices) >= before and head["tree_size"] >= max(indices) + 1
