@@ -202,6 +202,20 @@ class UnitService:
         )
         transfer.certificate_id = certificate.id
 
+    async def _set_aside(
+        self, batch_id: str, party_id: str, quantity: int, bucket: str, ref_id: str, reason: str
+    ) -> list[SerialRange]:
+        """Move the holder's oldest available serials into `bucket`, held by `ref_id`."""
+        holdings = await self.units.lock(batch_id, party_id)
+        return await self.units.move(
+            Owner(batch_id, party_id, "available"),
+            Owner(batch_id, party_id, bucket, hold_ref=ref_id),
+            quantity,
+            reason=reason,
+            ref_id=ref_id,
+            holdings=holdings,
+        )
+
     # retirements ----------------------------------------------------------------------------
 
     async def retire(self, caller: Caller, data: RetirementCreate) -> Retirement:
@@ -209,15 +223,9 @@ class UnitService:
         batch, product_type = await self._batch_for_holder(caller, data.batch_id)
         if not product_type.retirable:
             raise NotRetirable(f"{product_type.code} units cannot be retired")
-        holdings = await self.units.lock(batch.id, caller.party_id)
         retirement_id = new_id("ret")
-        moved = await self.units.move(
-            Owner(batch.id, caller.party_id, "available"),
-            Owner(batch.id, caller.party_id, "retired", hold_ref=retirement_id),
-            data.quantity,
-            reason="retirement",
-            ref_id=retirement_id,
-            holdings=holdings,
+        moved = await self._set_aside(
+            batch.id, caller.party_id, data.quantity, "retired", retirement_id, "retirement"
         )
         retirement = Retirement(
             id=retirement_id,
@@ -265,15 +273,9 @@ class UnitService:
         """Encumber units in favour of a pledgee; only the pledgee can release them."""
         batch, _ = await self._batch_for_holder(caller, data.batch_id)
         await self._counterparty(data.pledgee_id, caller, "pledgee")
-        holdings = await self.units.lock(batch.id, caller.party_id)
         pledge_id = new_id("plg")
-        moved = await self.units.move(
-            Owner(batch.id, caller.party_id, "available"),
-            Owner(batch.id, caller.party_id, "pledged", hold_ref=pledge_id),
-            data.quantity,
-            reason="pledge",
-            ref_id=pledge_id,
-            holdings=holdings,
+        moved = await self._set_aside(
+            batch.id, caller.party_id, data.quantity, "pledged", pledge_id, "pledge"
         )
         pledge = Pledge(
             id=pledge_id,
