@@ -85,7 +85,3 @@ class CashInvariantRepository:
     async def reserved_by_withdrawals(self) -> dict[str, int]:
         """Cash each party holds behind its pending withdrawals (part of invariant 5)."""
         return {r["party_id"]: int(r["amount"]) for r in await self._rows(RESERVED_BY_WITHDRAWALS)}
-
-    async def reserved_balances(self) -> dict[str, int]:
-        """Each party's `reserved` bucket, where it is not zero."""
-        return {r["party_id"]: int(r["reserved"]) for r in await self._rows(RESERVED_BALANCES)}

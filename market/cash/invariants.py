@@ -26,21 +26,3 @@ async def cash_checks(session: AsyncSession) -> list[Check]:
             else f"no append-only trigger on: {', '.join(missing)}",
         ),
     ]
-
-
-async def reservations_check(session: AsyncSession, *other_holds: dict[str, int]) -> Check:
-    """`reserved_matches_withdrawals_and_orders`: each party's reserved cash equals its pending
-    withdrawals plus every other hold passed in ({party_id: fen}, e.g. open buy orders and
-    pending settlements)."""
-    repo = CashInvariantRepository(session)
-    expected = await repo.reserved_by_withdrawals()
-    for holds in other_holds:
-        for party_id, amount in holds.items():
-            expected[party_id] = expected.get(party_id, 0) + amount
-    actual = await repo.reserved_balances()
-    violations = [
-        {"party_id": p, "reserved": actual.get(p, 0), "held": expected.get(p, 0)}
-        for p in sorted(set(actual) | set(expected))
-        if actual.get(p, 0) != expected.get(p, 0)
-    ]
-    return check_from_rows("reserved_matches_withdrawals_and_orders", violations)

@@ -52,6 +52,35 @@ class Leg:
         return f"party:{self.party_id}:{self.bucket}"
 
 
+def reserve_legs(party_id: str, amount: int) -> list[Leg]:
+    """available → reserved."""
+    return [Leg(-amount, party_id, "available"), Leg(amount, party_id, "reserved")]
+
+
+def release_legs(party_id: str, amount: int) -> list[Leg]:
+    """reserved → available."""
+    return [Leg(-amount, party_id, "reserved"), Leg(amount, party_id, "available")]
+
+
+def settlement_legs(
+    *,
+    buyer_id: str,
+    seller_id: str,
+    fee_party_id: str,
+    notional: int,
+    buyer_fee: int,
+    seller_fee: int,
+) -> list[Leg]:
+    """Buyer's reserved cash pays the seller (less its fee) and the fee party (both fees)."""
+    if notional <= 0 or buyer_fee < 0 or not 0 <= seller_fee <= notional:
+        raise ValueError("a trade needs a positive notional and fees in [0, notional]")
+    return [
+        Leg(-(notional + buyer_fee), buyer_id, "reserved"),
+        Leg(notional - seller_fee, seller_id, "available"),
+        Leg(buyer_fee + seller_fee, fee_party_id, "available"),
+    ]
+
+
 class CashLedger:
     """Reserve, release, settle, fund and pay out cash, each as one balanced journal entry.
 
@@ -87,21 +116,13 @@ class CashLedger:
         """available → reserved. Raises `InsufficientFunds` if available < amount; 0 is a no-op."""
         if _non_negative(amount) == 0:
             return
-        await self._post(
-            kind,
-            ref_id,
-            [Leg(-amount, party_id, "available"), Leg(amount, party_id, "reserved")],
-        )
+        await self._post(kind, ref_id, reserve_legs(party_id, amount))
 
     async def release(self, party_id: str, amount: int, *, kind: str, ref_id: str) -> None:
         """reserved → available. Raises `InsufficientFunds` if reserved < amount; 0 is a no-op."""
         if _non_negative(amount) == 0:
             return
-        await self._post(
-            kind,
-            ref_id,
-            [Leg(-amount, party_id, "reserved"), Leg(amount, party_id, "available")],
-        )
+        await self._post(kind, ref_id, release_legs(party_id, amount))
 
     async def settle_trade(
         self,
@@ -116,17 +137,15 @@ class CashLedger:
     ) -> str:
         """Pay for a trade from the buyer's reserved cash: the seller gets the notional less
         the seller fee, the fee party both fees. One entry (`trade_settlement`); returns its id."""
-        if notional <= 0 or buyer_fee < 0 or not 0 <= seller_fee <= notional:
-            raise ValueError("a trade needs a positive notional and fees in [0, notional]")
-        return await self._post(
-            "trade_settlement",
-            ref_id,
-            [
-                Leg(-(notional + buyer_fee), buyer_id, "reserved"),
-                Leg(notional - seller_fee, seller_id, "available"),
-                Leg(buyer_fee + seller_fee, fee_party_id, "available"),
-            ],
+        legs = settlement_legs(
+            buyer_id=buyer_id,
+            seller_id=seller_id,
+            fee_party_id=fee_party_id,
+            notional=notional,
+            buyer_fee=buyer_fee,
+            seller_fee=seller_fee,
         )
+        return await self._post("trade_settlement", ref_id, legs)
 
     async def fund(self, party_id: str, amount: int, *, source: str, ref_id: str) -> str:
         """Money enters from an external account into the party's available cash (`deposit`)."""

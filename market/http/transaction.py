@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -57,7 +57,6 @@ class PendingWrite:
     session: AsyncSession | None = None
     idempotency_scope: str | None = None
     request_hash: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 _pending: ContextVar[PendingWrite | None] = ContextVar("pending_write", default=None)

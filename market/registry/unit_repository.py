@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import Table, bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,17 +17,6 @@ RANGES: Table = UnitRange.__table__  # type: ignore[attr-defined]
 MOVEMENTS: Table = UnitMovement.__table__  # type: ignore[attr-defined]
 
 
-@dataclass(slots=True)
-class RangeRow:
-    id: int
-    serial_start: int
-    serial_end: int
-
-    @property
-    def size(self) -> int:
-        return self.serial_end - self.serial_start + 1
-
-
 @dataclass(frozen=True, slots=True)
 class Owner:
     """Where units sit: a party's bucket of one batch, optionally held by a reference."""
@@ -36,17 +25,6 @@ class Owner:
     party_id: str
     bucket: str
     hold_ref: str | None = None
-
-
-def _owner_clause(owner: Owner) -> Any:
-    return and_(
-        RANGES.c.batch_id == owner.batch_id,
-        RANGES.c.party_id == owner.party_id,
-        RANGES.c.bucket == owner.bucket,
-        RANGES.c.hold_ref.is_(None)
-        if owner.hold_ref is None
-        else RANGES.c.hold_ref == owner.hold_ref,
-    )
 
 
 class UnitRepository:
@@ -68,58 +46,6 @@ class UnitRepository:
             .with_for_update()
         )
         return {r.party_id: dict(r._mapping) for r in rows}
-
-    async def add_to_bucket(self, batch_id: str, party_id: str, bucket: str, delta: int) -> None:
-        column = HOLDINGS.c[bucket]
-        await self.session.execute(
-            update(HOLDINGS)
-            .where(HOLDINGS.c.batch_id == batch_id, HOLDINGS.c.party_id == party_id)
-            .values({bucket: column + delta})
-        )
-
-    async def ranges_of(self, owner: Owner) -> list[RangeRow]:
-        rows = await self.session.execute(
-            select(RANGES.c.id, RANGES.c.serial_start, RANGES.c.serial_end)
-            .where(_owner_clause(owner))
-            .order_by(RANGES.c.serial_start)
-        )
-        return [RangeRow(r.id, r.serial_start, r.serial_end) for r in rows]
-
-    async def delete_range(self, range_id: int) -> None:
-        await self.session.execute(delete(RANGES).where(RANGES.c.id == range_id))
-
-    async def shrink_range_start(self, range_id: int, new_start: int) -> None:
-        await self.session.execute(
-            update(RANGES).where(RANGES.c.id == range_id).values(serial_start=new_start)
-        )
-
-    async def put_range(self, owner: Owner, start: int, end: int) -> None:
-        """Add [start, end] to `owner`, merging with adjacent ranges of the same owner."""
-        after = await self.session.execute(
-            delete(RANGES)
-            .where(_owner_clause(owner), RANGES.c.serial_start == end + 1)
-            .returning(RANGES.c.serial_end)
-        )
-        following_end = after.scalar_one_or_none()
-        if following_end is not None:
-            end = following_end
-        merged = await self.session.execute(
-            update(RANGES)
-            .where(_owner_clause(owner), RANGES.c.serial_end == start - 1)
-            .values(serial_end=end)
-            .returning(RANGES.c.id)
-        )
-        if merged.scalar_one_or_none() is None:
-            await self.session.execute(
-                insert(RANGES).values(
-                    batch_id=owner.batch_id,
-                    party_id=owner.party_id,
-                    bucket=owner.bucket,
-                    hold_ref=owner.hold_ref,
-                    serial_start=start,
-                    serial_end=end,
-                )
-            )
 
     async def ranges_of_pairs(self, pairs: list[tuple[str, str]]) -> list[Any]:
         """Every range the given (batch, party) pairs hold, in any bucket."""

@@ -92,7 +92,6 @@ class UnitService:
         assert recipient is not None
         if recipient.kind not in TRADERS:
             raise UnknownParty("units can only be transferred to a collective or an enterprise")
-        holdings = await self.units.lock(batch.id, caller.party_id, data.to_party_id)
         transfer_id = new_id("trf")
         source = Owner(batch.id, caller.party_id, "available")
         now = utcnow()
@@ -103,7 +102,7 @@ class UnitService:
             target = Owner(batch.id, data.to_party_id, "available")
             status = "completed"
         moved = await self.units.move(
-            source, target, data.quantity, reason="transfer", ref_id=transfer_id, holdings=holdings
+            source, target, data.quantity, reason="transfer", ref_id=transfer_id
         )
         transfer = Transfer(
             id=transfer_id,
@@ -166,9 +165,6 @@ class UnitService:
             return await self._decided(approval, caller, approve, reason)
         transfer = await self.repo.get(Transfer, approval.subject_id, lock=True)
         assert transfer is not None and transfer.status == "pending_approval"
-        holdings = await self.units.lock(
-            transfer.batch_id, transfer.from_party_id, transfer.to_party_id
-        )
         held = Owner(transfer.batch_id, transfer.from_party_id, "escrowed", hold_ref=transfer.id)
         destination = transfer.to_party_id if approve else transfer.from_party_id
         await self.units.move(
@@ -177,7 +173,6 @@ class UnitService:
             transfer.quantity,
             reason="transfer_approved" if approve else "transfer_rejected",
             ref_id=transfer.id,
-            holdings=holdings,
         )
         transfer.status = "completed" if approve else "rejected"
         transfer.decided_at = utcnow()
@@ -206,14 +201,12 @@ class UnitService:
         self, batch_id: str, party_id: str, quantity: int, bucket: str, ref_id: str, reason: str
     ) -> list[SerialRange]:
         """Move the holder's oldest available serials into `bucket`, held by `ref_id`."""
-        holdings = await self.units.lock(batch_id, party_id)
         return await self.units.move(
             Owner(batch_id, party_id, "available"),
             Owner(batch_id, party_id, bucket, hold_ref=ref_id),
             quantity,
             reason=reason,
             ref_id=ref_id,
-            holdings=holdings,
         )
 
     # retirements ----------------------------------------------------------------------------
@@ -302,14 +295,12 @@ class UnitService:
             raise Forbidden("only the pledgee can release a pledge")
         if pledge.status != "active":
             raise InvalidStatus(f"pledge is {pledge.status}")
-        holdings = await self.units.lock(pledge.batch_id, pledge.party_id)
         await self.units.move(
             Owner(pledge.batch_id, pledge.party_id, "pledged", hold_ref=pledge.id),
             Owner(pledge.batch_id, pledge.party_id, "available"),
             pledge.quantity,
             reason="pledge_release",
             ref_id=pledge.id,
-            holdings=holdings,
         )
         pledge.status = "released"
         pledge.released_at = utcnow()

@@ -1,7 +1,7 @@
 """Moving serial ranges between owners and buckets: the one place ranges are split.
 
-Callers lock the holdings involved first (`UnitRepository.lock_holdings`), which serializes
-every change to one party's units of one batch across all server processes.
+Every move locks the holdings involved (sorted by batch, then party), which serializes every
+change to one party's units of one batch across all server processes.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class UnitLedger:
     async def issue(self, batch_id: str, owner_id: str, start: int, end: int, ref_id: str) -> None:
         target = Owner(batch_id, owner_id, "available")
         await self.repo.create_holding(batch_id, owner_id, end - start + 1)
-        await self.repo.put_range(target, start, end)
+        await self.repo.replace_ranges([], _range_rows({target}, {target: [[start, end]]}))
         await self.repo.record_movements(
             [movement_row(None, target, start, end, "issuance", ref_id, utcnow())]
         )
@@ -96,8 +96,8 @@ class UnitLedger:
         """Apply many moves with a handful of statements: lock the holdings (sorted), read
         their ranges once, split and merge in memory, write back what changed.
 
-        The same rules as `move`: oldest serials first, exact splits, adjacent ranges merge,
-        a source that cannot cover a move raises `InsufficientUnits` (nothing is written).
+        Oldest serials first, exact splits, adjacent ranges of one owner merge; a source that
+        cannot cover a move raises `InsufficientUnits` (nothing is written).
         """
         if not moves:
             return []
@@ -168,51 +168,7 @@ class UnitLedger:
         return results
 
     async def move(
-        self,
-        source: Owner,
-        target: Owner,
-        quantity: int,
-        *,
-        reason: str,
-        ref_id: str,
-        holdings: dict[str, dict[str, int]],
+        self, source: Owner, target: Owner, quantity: int, *, reason: str, ref_id: str
     ) -> list[SerialRange]:
-        """Move `quantity` units, oldest serials first, from `source` to `target`.
-
-        `holdings` are the locked counter rows (from `lock`); the source bucket must cover it.
-        """
-        if holdings[source.party_id][source.bucket] < quantity:
-            raise InsufficientUnits(
-                f"{quantity} units requested, {holdings[source.party_id][source.bucket]} "
-                f"{source.bucket}",
-                requested=quantity,
-                available=holdings[source.party_id][source.bucket],
-            )
-        remaining = quantity
-        moved: list[SerialRange] = []
-        for row in await self.repo.ranges_of(source):
-            if remaining == 0:
-                break
-            take = min(remaining, row.size)
-            piece = SerialRange(row.serial_start, row.serial_start + take - 1)
-            if take == row.size:
-                await self.repo.delete_range(row.id)
-            else:
-                await self.repo.shrink_range_start(row.id, piece.end + 1)
-            moved.append(piece)
-            remaining -= take
-        if remaining:
-            # Counters and ranges disagree: refuse rather than move a partial quantity.
-            raise InsufficientUnits("the serial ranges do not cover the requested quantity")
-        for piece in moved:
-            await self.repo.put_range(target, piece.start, piece.end)
-        now = utcnow()
-        await self.repo.record_movements(
-            [movement_row(source, target, p.start, p.end, reason, ref_id, now) for p in moved]
-        )
-        await self.repo.add_to_bucket(source.batch_id, source.party_id, source.bucket, -quantity)
-        await self.repo.add_to_bucket(target.batch_id, target.party_id, target.bucket, quantity)
-        holdings[source.party_id][source.bucket] -= quantity
-        holdings.setdefault(target.party_id, {}).setdefault(target.bucket, 0)
-        holdings[target.party_id][target.bucket] += quantity
-        return moved
+        """Move `quantity` units, oldest serials first, from `source` to `target`."""
+        return (await self.move_many([UnitMove(source, target, quantity, reason, ref_id)]))[0]

@@ -14,7 +14,7 @@ from market.cash.ledger import CashLedger
 from market.certification.service import CertificateService
 from market.kit.time import utcnow
 from market.registry.unit_repository import Owner
-from market.registry.units import UnitLedger
+from market.registry.units import UnitLedger, UnitMove
 from market.trading.repository import TradingRepository
 
 
@@ -28,18 +28,19 @@ async def decide_trade(session: AsyncSession, trade_id: str, approve: bool) -> N
     per_batch: dict[str, int] = defaultdict(int)
     for part in settlement.ranges:
         per_batch[part["batch_id"]] += part["end"] - part["start"] + 1
-    units = UnitLedger(session)
-    for batch_id in sorted(per_batch):
-        holdings = await units.lock(batch_id, trade.buyer_id, trade.seller_id)
-        receiver = trade.buyer_id if approve else trade.seller_id
-        await units.move(
-            Owner(batch_id, trade.seller_id, "escrowed", hold_ref=trade.id),
-            Owner(batch_id, receiver, "available"),
-            per_batch[batch_id],
-            reason="trade_approved" if approve else "trade_rejected",
-            ref_id=trade.id,
-            holdings=holdings,
-        )
+    receiver = trade.buyer_id if approve else trade.seller_id
+    await UnitLedger(session).move_many(
+        [
+            UnitMove(
+                Owner(batch_id, trade.seller_id, "escrowed", hold_ref=trade.id),
+                Owner(batch_id, receiver, "available"),
+                per_batch[batch_id],
+                "trade_approved" if approve else "trade_rejected",
+                trade.id,
+            )
+            for batch_id in sorted(per_batch)
+        ]
+    )
     # Holdings first, then cash: the lock order every transaction follows.
     ledger = CashLedger(session)
     await ledger.lock(trade.buyer_id, trade.seller_id, platform)

@@ -18,7 +18,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.cash.ledger import CashLedger, Leg
+from market.cash.ledger import (
+    CashLedger,
+    Leg,
+    release_legs,
+    reserve_legs,
+    settlement_legs,
+)
 from market.certification.service import CertificateService
 from market.db.locking import advisory_xact_lock
 from market.kit.errors import DomainError, NotFound
@@ -242,7 +248,6 @@ class OrderBatch:
         )
         budget = None
         if reason is None and order.side == "buy":
-            await self._cash_available(order.party_id)
             reason, budget = self._reserve_cash(order)
         elif reason is None:
             reason = await self._escrow_units(order)
@@ -314,10 +319,6 @@ class OrderBatch:
         self.escrow[order.id] = allocation
         order.escrowed_units = order.quantity
         return None
-
-    async def _cash_available(self, party_id: str) -> None:
-        if party_id not in self.cash_view:
-            self.cash_view[party_id] = (await CashLedger(self.session).balance(party_id)).available
 
     async def _engine(self, command: NewOrder | CancelOrder | ExpireOrder) -> list[Event]:
         self.commands.append(command_json(command))
@@ -534,26 +535,12 @@ class OrderBatch:
         entries: list[tuple[str, str, list[Leg]]] = []
         for op in self.cash_ops:
             if op.kind == "reserve":
-                legs = [
-                    Leg(-op.amount, op.party_id, "available"),
-                    Leg(op.amount, op.party_id, "reserved"),
-                ]
-                entries.append(("order_reserve", op.ref_id, legs))
+                entries.append(("order_reserve", op.ref_id, reserve_legs(op.party_id, op.amount)))
             elif op.kind == "release":
-                legs = [
-                    Leg(-op.amount, op.party_id, "reserved"),
-                    Leg(op.amount, op.party_id, "available"),
-                ]
-                entries.append(("order_release", op.ref_id, legs))
+                entries.append(("order_release", op.ref_id, release_legs(op.party_id, op.amount)))
             else:
                 assert op.settle is not None
-                t = op.settle
-                legs = [
-                    Leg(-(t["notional"] + t["buyer_fee"]), t["buyer_id"], "reserved"),
-                    Leg(t["notional"] - t["seller_fee"], t["seller_id"], "available"),
-                    Leg(t["buyer_fee"] + t["seller_fee"], t["fee_party_id"], "available"),
-                ]
-                entries.append(("trade_settlement", op.ref_id, legs))
+                entries.append(("trade_settlement", op.ref_id, settlement_legs(**op.settle)))
         await ledger.post_many(entries, [op.entry_id or "" for op in self.cash_ops])
 
     async def _apply_units(self) -> None:
