@@ -38,16 +38,20 @@ def credit_code() -> str:
     return complete_credit_code("91110105" + "".join(secrets.choice(alphabet) for _ in range(9)))
 
 
-def execute(url: str, sql: str) -> None:
-    async def run() -> None:
+def execute(url: str, sql: str) -> Any:
+    """Run one statement (autocommit); returns the first column of its first row, if any."""
+
+    async def run() -> Any:
         from sqlalchemy.ext.asyncio import create_async_engine
 
         engine = create_async_engine(async_url(url), isolation_level="AUTOCOMMIT")
         async with engine.connect() as connection:
-            await connection.exec_driver_sql(sql)
+            result = await connection.exec_driver_sql(sql)
+            value = result.scalar() if result.returns_rows else None
         await engine.dispose()
+        return value
 
-    asyncio.run(run())
+    return asyncio.run(run())
 
 
 @dataclass

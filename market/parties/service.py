@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.kit.errors import Forbidden, NotFound, Unauthenticated
 from market.kit.ids import new_id
 from market.kit.time import utcnow
+from market.parties import caller_cache
 from market.parties.credit_code import complete_credit_code, is_valid_credit_code
 from market.parties.errors import InvalidCreditCode, PartyExists
 from market.parties.models import ApiKey, Party
@@ -34,10 +35,16 @@ class PartyService:
         self.keys = ApiKeyRepository(session)
 
     async def authenticate(self, token: str) -> Caller:
-        party = await self.keys.party_for_token_hash(hash_token(token))
+        token_hash = hash_token(token)
+        caller = caller_cache.cached(token_hash)
+        if caller is not None:
+            return caller
+        party = await self.keys.party_for_token_hash(token_hash)
         if party is None:
             raise Unauthenticated("invalid or revoked API key")
-        return Caller(party_id=party.id, kind=party.kind, status=party.status)
+        caller = Caller(party_id=party.id, kind=party.kind, status=party.status)
+        caller_cache.remember(token_hash, caller)
+        return caller
 
     async def create(self, caller: Caller, data: PartyCreate) -> tuple[Party, ApiKey, str]:
         """Create a party with its first API key (the token is returned once)."""
@@ -99,6 +106,7 @@ class PartyService:
         if key.revoked_at is None:
             key.revoked_at = utcnow()
             await self.keys.revoke(key_id, key.revoked_at)
+            caller_cache.forget_all()
         return key
 
     async def set_frozen(self, caller: Caller, party_id: str, frozen: bool) -> Party:
@@ -108,6 +116,7 @@ class PartyService:
             raise NotFound("party not found")
         party.status = "frozen" if frozen else "active"
         await self.parties.set_status(party_id, party.status)
+        caller_cache.forget_all()
         return party
 
     async def ensure_platform_operator(self, name: str = "Platform operator") -> Party:

@@ -27,15 +27,16 @@ from market.cash.ledger import (
 )
 from market.certification.service import CertificateService
 from market.db.locking import advisory_xact_lock
+from market.db.raw import raw_connection
 from market.kit.errors import DomainError, NotFound
 from market.kit.ids import new_id
 from market.kit.money import parse_money
 from market.kit.time import utcnow
-from market.parties.repository import PartyRepository
 from market.parties.roles import Caller
 from market.registry.models import Approval, ProductType
 from market.registry.unit_repository import Owner
 from market.registry.units import SerialRange, UnitLedger, UnitMove
+from market.trading.batch_repository import BatchRepository, BatchWrites
 from market.trading.books import BookRegistry, command_json, rules_of
 from market.trading.engine import (
     Accepted,
@@ -122,11 +123,36 @@ class PendingTrade:
     product_type: str
 
 
+class Statics:
+    """What a process may remember across batches: the product-type catalog and the platform
+    party (neither changes while the server runs)."""
+
+    def __init__(self) -> None:
+        self.product_types: dict[str, ProductType] = {}
+        self.platform_id: str | None = None
+
+    async def product_type(self, session: AsyncSession, code: str) -> ProductType:
+        found = self.product_types.get(code)
+        if found is None:
+            found = await session.get(ProductType, code)
+            assert found is not None, code
+            self.product_types[code] = found
+        return found
+
+    async def platform(self, session: AsyncSession) -> str:
+        if self.platform_id is None:
+            self.platform_id = await CertificateService(session).platform_party_id()
+        return self.platform_id
+
+
 class OrderBatch:
-    def __init__(self, session: AsyncSession, books: BookRegistry) -> None:
+    def __init__(self, session: AsyncSession, books: BookRegistry, statics: Statics) -> None:
         self.session = session
         self.books = books
+        self.statics = statics
         self.repo = TradingRepository(session)
+        self.new_orders: list[Order] = []
+        self.dirty: set[str] = set()
         self.cash_ops: list[CashOp] = []
         self.unit_ops: list[UnitOp] = []
         self.trades: list[PendingTrade] = []
@@ -142,18 +168,17 @@ class OrderBatch:
 
     async def run(self, symbol: str, commands: list[BatchCommand]) -> list[object]:
         await advisory_xact_lock(self.session, "instrument", symbol)
-        instrument = await self.repo.instrument(symbol)
+        self.db = BatchRepository(await raw_connection(self.session))
+        instrument = await self.db.instrument(symbol)
         if instrument is None:
             return [NotFound(f"instrument {symbol} not found") for _ in commands]
         self.instrument = instrument
         self.book: OrderBook = await self.books.synced(self.repo, instrument)
         self.now: datetime = utcnow()
-        product_type = await self.session.get(ProductType, instrument.product_type)
-        assert product_type is not None
-        self.product_type = product_type
-        self.platform_id = await CertificateService(self.session).platform_party_id()
-        await self._prefetch(commands)
-        for order_id in await self.repo.due_orders(symbol, self.now):
+        self.product_type = await self.statics.product_type(self.session, instrument.product_type)
+        self.platform_id = await self.statics.platform(self.session)
+        due = await self._prefetch(commands)
+        for order_id in due:
             await self._engine(ExpireOrder(order_id))
         results: list[object] = []
         for command in commands:
@@ -164,23 +189,35 @@ class OrderBatch:
         await self._apply()
         return results
 
-    async def _prefetch(self, commands: list[BatchCommand]) -> None:
-        """One read each for what the batch's orders need: earlier orders with the same
-        client ids, the submitters' status, buyers' cash and sellers' deliverable units."""
+    async def _prefetch(self, commands: list[BatchCommand]) -> list[str]:
+        """One round trip for what the batch needs: earlier orders with the same client ids,
+        the submitters' status, buyers' cash, sellers' deliverable units, the GTD orders due,
+        and the resting orders the batch's orders will likely meet (or cancel)."""
         places = [c for c in commands if isinstance(c, PlaceOrder)]
-        if not places:
-            return
-        keys = list({(c.caller.party_id, c.data.client_order_id) for c in places})
-        self.client_ids.update(await self.repo.orders_by_client_ids(keys))
-        submitters = {c.caller.party_id for c in places}
-        parties = await PartyRepository(self.session).get_many(submitters)
-        self.party_status = {p: parties[p].status if p in parties else "frozen" for p in submitters}
-        buyers = sorted({c.caller.party_id for c in places if c.data.side == "buy"})
-        self.cash_view.update(await CashLedger(self.session).available_of(buyers))
-        sellers = sorted({c.caller.party_id for c in places if c.data.side == "sell"})
-        self.units_view.update(
-            await self.repo.deliverable_batches(sellers, self.instrument.product_type)
+        incoming = {Side.BUY: 0, Side.SELL: 0}
+        for c in places:
+            incoming[Side(c.data.side)] += c.data.quantity
+        touched = self.book.front(Side.SELL, incoming[Side.BUY])
+        touched += self.book.front(Side.BUY, incoming[Side.SELL])
+        touched += [c.order_id for c in commands if isinstance(c, CancelRequest)]
+        submitters = sorted({c.caller.party_id for c in places})
+        found = await self.db.prefetch(
+            symbol=self.instrument.symbol,
+            now=self.now,
+            product_type=self.instrument.product_type,
+            client_keys=sorted({(c.caller.party_id, c.data.client_order_id) for c in places}),
+            submitters=submitters,
+            buyers=sorted({c.caller.party_id for c in places if c.data.side == "buy"}),
+            sellers=sorted({c.caller.party_id for c in places if c.data.side == "sell"}),
+            order_ids=sorted(set(touched)),
         )
+        self.client_ids.update(found.client_orders)
+        self.party_status = {p: found.party_status.get(p, "frozen") for p in submitters}
+        self.cash_view.update({p: found.cash.get(p, 0) for p in submitters})
+        self.units_view.update(found.units)
+        self.orders.update(found.orders)
+        self.escrow.update(found.escrow)
+        return found.due
 
     async def _one(self, command: BatchCommand) -> object:
         if isinstance(command, PlaceOrder):
@@ -191,15 +228,21 @@ class OrderBatch:
 
     # compute --------------------------------------------------------------------------------
 
-    async def _order(self, order_id: str) -> Order:
-        order = self.orders.get(order_id)
-        if order is None:
-            order = await self.repo.order(order_id)
-            assert order is not None, order_id
-            self.orders[order_id] = order
+    async def _order(self, order_id: str) -> Order | None:
+        if order_id not in self.orders:
+            found = await self.db.orders([order_id])
+            self.orders.update(found.orders)
+            for ref, allocation in found.escrow.items():
+                self.escrow.setdefault(ref, allocation)
+        return self.orders.get(order_id)
+
+    async def _known_order(self, order_id: str) -> Order:
+        order = await self._order(order_id)
+        assert order is not None, order_id
         return order
 
     def _event(self, order: Order, kind: str, **extra: Any) -> None:
+        self.dirty.add(order.id)
         self.instrument.seq += 1
         self.events.append(
             {
@@ -239,7 +282,7 @@ class OrderBatch:
             created_at=self.now,
             updated_at=self.now,
         )
-        self.session.add(order)
+        self.new_orders.append(order)
         self.orders[order.id] = order
         self.client_ids[key] = order
         self._event(order, "new", quantity=order.quantity, price_fen=order.price_fen)
@@ -331,7 +374,7 @@ class OrderBatch:
         if isinstance(event, Trade):
             await self._fill(event)
             return
-        order = await self._order(event.order_id)
+        order = await self._known_order(event.order_id)
         if isinstance(event, Accepted):
             order.engine_seq = event.seq
         elif isinstance(event, Rested):
@@ -379,12 +422,13 @@ class OrderBatch:
 
     async def _allocation(self, order: Order) -> list[list[Any]]:
         if order.id not in self.escrow:
-            self.escrow[order.id] = [list(x) for x in await self.repo.escrow_by_batch(order.id)]
+            found = await self.db.orders([order.id])
+            self.escrow[order.id] = found.escrow.get(order.id, [])
         return self.escrow[order.id]
 
     async def _fill(self, event: Trade) -> None:
-        maker = await self._order(event.maker_order_id)
-        taker = await self._order(event.taker_order_id)
+        maker = await self._known_order(event.maker_order_id)
+        taker = await self._known_order(event.taker_order_id)
         buy, sell = (taker, maker) if event.aggressor_side is Side.BUY else (maker, taker)
         trade_id = new_id("trd")
         notional = event.price * event.quantity
@@ -486,13 +530,11 @@ class OrderBatch:
         )
 
     async def _cancel(self, command: CancelRequest) -> Order:
-        order = await self.repo.order(command.order_id)
+        order = await self._order(command.order_id)
         if order is None or order.party_id != command.caller.party_id:
             raise NotFound("order not found")
         if order.instrument != self.instrument.symbol:
             raise NotFound("order not found")
-        self.orders.setdefault(order.id, order)
-        order = self.orders[order.id]
         if order.status not in OPEN_STATUSES:
             raise OrderNotOpen(f"order is {order.status}")
         events = await self._engine(CancelOrder(order.id))
@@ -509,18 +551,26 @@ class OrderBatch:
         await self._apply_units()
         for op in self.cash_ops:
             op.entry_id = new_id("jrn")
-        await self._write_trades()
+        trades, settlements = await self._write_trades()
+        first_command_seq = self.instrument.command_seq + 1
         self.instrument.command_seq += len(self.commands)
-        await self.repo.append_commands(
-            self.instrument.symbol,
-            self.instrument.command_seq - len(self.commands) + 1,
-            self.commands,
-        )
         self.instrument.next_order_seq = self.book.next_order_seq
         self.instrument.trade_seq = self.book.next_trade_seq - 1
-        await self.repo.add_events(self.events)
-        await self.session.flush()
-        await self.repo.save_instrument_counters(self.instrument)
+        if self.commands or self.events:
+            new = {o.id for o in self.new_orders}
+            await self.db.write(
+                BatchWrites(
+                    instrument=self.instrument,
+                    now=self.now,
+                    new_orders=self.new_orders,
+                    changed_orders=[self.orders[i] for i in sorted(self.dirty) if i not in new],
+                    events=self.events,
+                    first_command_seq=first_command_seq,
+                    commands=self.commands,
+                    trades=trades,
+                    settlements=settlements,
+                )
+            )
         await self._apply_cash()
 
     async def _apply_cash(self) -> None:
@@ -553,10 +603,13 @@ class OrderBatch:
         for op, ranges in zip(self.unit_ops, moved, strict=True):
             op.moved = ranges
 
-    async def _write_trades(self) -> None:
+    async def _write_trades(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Sign the trades' certificates; the rows are written with the rest of the batch."""
         if not self.trades:
-            return
-        rows, settlements, approvals = [], [], []
+            return [], []
+        rows: list[dict[str, Any]] = []
+        settlements: list[dict[str, Any]] = []
+        approvals: list[Approval] = []
         for trade in self.trades:
             trade.settlement["ranges"] = [
                 {"batch_id": op.source.batch_id, "start": r.start, "end": r.end}
@@ -587,6 +640,6 @@ class OrderBatch:
                         created_at=self.now,
                     )
                 )
-        await self.repo.add_trades(rows, settlements)
         if approvals:
             self.session.add_all(approvals)
+        return rows, settlements

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from market.certification.service import append_pending_certificates
 from market.kit.errors import DomainError
 from market.trading.books import BookRegistry
-from market.trading.order_batch import BatchCommand, ExpireDue, OrderBatch
+from market.trading.order_batch import BatchCommand, ExpireDue, OrderBatch, Statics
 
 log = structlog.get_logger()
 MAX_BATCH = 256
@@ -30,6 +30,7 @@ class Sequencer:
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self.session_factory = session_factory
         self.books = BookRegistry()
+        self.statics = Statics()
         self._queues: dict[str, asyncio.Queue[tuple[BatchCommand, asyncio.Future[object]]]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self.batches = 0
@@ -107,7 +108,7 @@ class Sequencer:
 
     async def _transaction(self, symbol: str, commands: list[BatchCommand]) -> list[object]:
         async with self.session_factory() as session:
-            batch = OrderBatch(session, self.books)
+            batch = OrderBatch(session, self.books, self.statics)
             try:
                 results = await batch.run(symbol, commands)
                 await append_pending_certificates(session)

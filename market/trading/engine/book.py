@@ -276,6 +276,23 @@ class OrderBook:
         found = self._orders.get(order_id)
         return 0 if found is None else found.remaining
 
+    def front(self, side: Side, quantity: int) -> list[str]:
+        """Ids of the live resting orders on `side`, best first, until they hold `quantity`
+        (the orders an incoming `quantity` on the other side would meet first)."""
+        if side is _BUY:
+            levels, keys = self._bids, self._bid_keys
+        else:
+            levels, keys = self._asks, self._ask_keys
+        found: list[str] = []
+        for key in reversed(keys):
+            for order in levels[key].orders:
+                if order.remaining and quantity > 0:
+                    found.append(order.order_id)
+                    quantity -= order.remaining
+            if quantity <= 0:
+                break
+        return found
+
     def resting_orders(self) -> Iterator[RestingOrder]:
         """All resting orders in ascending `seq` (the order `restore` needs them in)."""
         for order in sorted(self._orders.values(), key=lambda o: o.seq):

@@ -435,3 +435,24 @@ def test_check_detects_corruption() -> None:
     book._bids[99].total += 1
     with pytest.raises(BookInvariantError):
         book.check()
+
+
+def test_front_lists_the_orders_an_incoming_quantity_meets_first() -> None:
+    book = make_book()
+    run(
+        book,
+        limit("a1", "p", SELL, 5, 101),
+        limit("a2", "q", SELL, 5, 100),
+        limit("a3", "r", SELL, 5, 100),
+        limit("a4", "s", SELL, 5, 102),
+        limit("b1", "t", BUY, 5, 99),
+    )
+    run(book, CancelOrder("a2"))  # dead entries are skipped
+    assert book.front(SELL, 0) == []
+    assert book.front(SELL, 1) == ["a3"]
+    assert book.front(SELL, 6) == ["a3", "a1"]
+    assert book.front(SELL, 100) == ["a3", "a1", "a4"]
+    assert book.front(BUY, 3) == ["b1"]
+    # the orders a crossing buy of that size trades with are exactly those listed
+    events = run(book, limit("x", "u", BUY, 6, 102))
+    assert [t[0] for t in trades(events)] == ["a3", "a1"]
