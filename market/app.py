@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from litestar import Litestar, MediaType, Response, get
@@ -23,6 +24,7 @@ from market.db.migrate import current_revision, head_revision
 from market.http.dependencies import provide_caller, provide_list_params
 from market.http.metrics import Metrics, MetricsMiddleware, SequencerCollector, metrics_endpoint
 from market.http.nul_guard import NulGuardMiddleware
+from market.http.peers import Peers
 from market.http.problems import EXCEPTION_HANDLERS, problem
 from market.http.transaction import TransactionMiddleware, provide_db_session
 from market.oversight.controllers import OversightController
@@ -37,6 +39,7 @@ from market.trading.controllers import (
     OrderController,
     OversightTradingController,
 )
+from market.trading.order_service import answer_peer
 from market.trading.sequencer import Sequencer
 from market.trading.stream import instrument_stream
 
@@ -82,12 +85,23 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # The sequencer has its own pool: requests waiting for their batch hold request
         # connections, and must never starve the batch that would answer them.
         sequencer_engine = create_engine(database_url, SEQUENCER_POOL)
-        app.state.sequencer = Sequencer(session_factory(sequencer_engine))
+        sequencer = app.state.sequencer = Sequencer(session_factory(sequencer_engine))
         metrics.registry.register(SequencerCollector(app.state))
+        app.state.peers = None
+        if settings.market_peer_dir is not None and settings.market_workers > 1:
+            app.state.peers = Peers(
+                settings.market_peer_dir,
+                settings.market_worker_index,
+                settings.market_workers,
+                partial(answer_peer, sequencer, factory),
+            )
+            await app.state.peers.start()
         try:
             async with expiry.running(app.state.sequencer, factory):
                 yield
         finally:
+            if app.state.peers is not None:
+                await app.state.peers.close()
             await app.state.sequencer.close()
             await sequencer_engine.dispose()
             await engine.dispose()

@@ -69,15 +69,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         upgrade(url)
         asyncio.run(bootstrap(settings))
-        uvicorn.run(
-            "market.app:create_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level="info",
-            access_log=False,
-        )
+        if args.workers > 1:
+            from market.supervisor import run_workers
+
+            run_workers(args.host, args.port, args.workers)
+        else:
+            uvicorn.run(
+                "market.app:create_app",
+                factory=True,
+                host=args.host,
+                port=args.port,
+                log_level="info",
+                access_log=False,
+            )
     finally:
         if embedded:
             stop_embedded(settings.market_data_dir)

@@ -13,7 +13,13 @@ from market.http.dependencies import CallerOf, Listing, Session
 from market.kit.money import format_money
 from market.kit.pagination import Page, page_of
 from market.trading.instrument_service import InstrumentService
-from market.trading.order_service import OrderQueries, cancel_order, place_order
+from market.trading.order_service import (
+    Forwarded,
+    OrderQueries,
+    cancel_order,
+    place_order,
+    placed_out,
+)
 from market.trading.repository import TradingRepository
 from market.trading.schemas import (
     BookOut,
@@ -114,11 +120,11 @@ class OrderController(Controller):
         # The sequencer commits the order in its own transaction: hand this request's
         # connection back to the pool while the batch runs.
         await db_session.close()
-        placed = await place_order(state.sequencer, caller, data)
-        fills = placed.fills
-        if fills is None:  # a replayed client_order_id: its fills may have grown since
-            fills = (await OrderQueries(db_session).fills([placed.order.id]))[placed.order.id]
-        body = order_out(placed.order, fills)
+        placed = await place_order(state.sequencer, caller, data, state.peers)
+        if isinstance(placed, Forwarded):
+            body = placed.body
+        else:
+            body = await placed_out(placed, db_session)
         return Response(body, status_code=200 if placed.replayed else 201)
 
     @get("/orders/{order_id:str}")

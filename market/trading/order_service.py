@@ -2,30 +2,89 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from market.kit.errors import DomainError, NotFound
+from market.http.peers import Peers, PeerUnavailable
+from market.kit.errors import DomainError, NotFound, error_from_json, error_to_json
 from market.kit.time import utcnow
 from market.parties.roles import TRADERS, Caller, require
 from market.trading.errors import InvalidOrder
 from market.trading.models import Order, OrderEvent, Settlement, Trade
 from market.trading.order_batch import CancelRequest, Placed, PlaceOrder
 from market.trading.repository import TradingRepository
-from market.trading.schemas import OrderCreate
+from market.trading.schemas import OrderCreate, OrderOut
 from market.trading.sequencer import Sequencer
+from market.trading.views import order_out
 
 
-async def place_order(sequencer: Sequencer, caller: Caller, data: OrderCreate) -> Placed:
+@dataclass(frozen=True, slots=True)
+class Forwarded:
+    """An order placed by the instrument's home worker: its answer, ready to send."""
+
+    body: OrderOut
+    replayed: bool
+
+
+async def place_order(
+    sequencer: Sequencer, caller: Caller, data: OrderCreate, peers: Peers | None = None
+) -> Placed | Forwarded:
+    """Place an order through the instrument's sequencer — the home worker's when the server
+    runs several workers and it can be reached (see `market.http.peers`), else this one's."""
     require(caller, *TRADERS)
     if data.expires_at is not None and data.expires_at <= utcnow():
         raise InvalidOrder("expires_at is in the past", errors=[{"field": "expires_at"}])
+    if peers is not None and not peers.is_home(data.instrument):
+        message = {
+            "op": "place",
+            "caller": {"party_id": caller.party_id, "kind": caller.kind, "status": caller.status},
+            "order": data.model_dump_json(),
+        }
+        try:
+            reply = await peers.call(peers.home(data.instrument), message)
+        except PeerUnavailable:
+            reply = {"unavailable": True}
+        if "error" in reply:
+            raise error_from_json(reply["error"])
+        if "order" in reply:
+            return Forwarded(OrderOut.model_validate_json(reply["order"]), bool(reply["replayed"]))
+    return await _place_here(sequencer, caller, data)
+
+
+async def _place_here(sequencer: Sequencer, caller: Caller, data: OrderCreate) -> Placed:
     result = await sequencer.submit(data.instrument, PlaceOrder(caller, data))
     if isinstance(result, DomainError):
         raise result
     assert isinstance(result, Placed)
     return result
+
+
+async def placed_out(placed: Placed, session: AsyncSession) -> OrderOut:
+    """The answer to a placed order (a replay's fills are read: they may have grown since)."""
+    fills = placed.fills
+    if fills is None:
+        fills = (await TradingRepository(session).fills_of([placed.order.id]))[placed.order.id]
+    return order_out(placed.order, fills)
+
+
+async def answer_peer(
+    sequencer: Sequencer, sessions: async_sessionmaker[AsyncSession], message: dict[str, Any]
+) -> dict[str, Any]:
+    """Serve an order another worker handed to this one (its instrument's home)."""
+    if message.get("op") != "place":
+        return {"unavailable": True}
+    caller = Caller(**message["caller"])
+    data = OrderCreate.model_validate_json(message["order"])
+    try:
+        placed = await _place_here(sequencer, caller, data)
+    except DomainError as error:
+        return {"error": error_to_json(error)}
+    async with sessions() as session:
+        body = await placed_out(placed, session)
+    return {"order": body.model_dump_json(), "replayed": placed.replayed}
 
 
 async def cancel_order(
