@@ -39,6 +39,7 @@ from market.trading.controllers import (
     OrderController,
     OversightTradingController,
 )
+from market.trading.homes import InstrumentHomes
 from market.trading.order_service import answer_peer
 from market.trading.sequencer import Sequencer
 from market.trading.stream import instrument_stream
@@ -87,8 +88,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         sequencer_engine = create_engine(database_url, SEQUENCER_POOL)
         sequencer = app.state.sequencer = Sequencer(session_factory(sequencer_engine))
         metrics.registry.register(SequencerCollector(app.state))
-        app.state.peers = None
+        app.state.peers = app.state.homes = None
         if settings.market_peer_dir is not None and settings.market_workers > 1:
+            app.state.homes = InstrumentHomes(factory, settings.market_workers)
             app.state.peers = Peers(
                 settings.market_peer_dir,
                 settings.market_worker_index,

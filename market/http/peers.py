@@ -1,7 +1,7 @@
 """Worker processes talk to each other over Unix sockets, so each instrument has one home.
 
 With `market serve --workers N`, an order may arrive at any worker. Each instrument has a home
-worker (a stable hash of its symbol); a worker that receives an order for another worker's
+worker (`market.trading.homes`); a worker that receives an order for another worker's
 instrument hands it over this channel and relays the answer. The home worker's sequencer then
 sees all of the instrument's orders: its batches are larger and no other process has to replay
 them. Correctness never depends on this — the instrument's PostgreSQL advisory lock still
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import itertools
 import json
 import struct
@@ -34,11 +33,6 @@ Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 class PeerUnavailable(Exception):
     """The home worker could not be reached (or went away before it answered)."""
-
-
-def home_of(symbol: str, workers: int) -> int:
-    digest = hashlib.blake2b(symbol.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % workers
 
 
 async def _read_frame(reader: asyncio.StreamReader) -> dict[str, Any]:
@@ -106,12 +100,6 @@ class Peers:
 
     def _path(self, index: int) -> str:
         return str(self.directory / f"worker-{index}.sock")
-
-    def home(self, symbol: str) -> int:
-        return home_of(symbol, self.workers)
-
-    def is_home(self, symbol: str) -> bool:
-        return self.home(symbol) == self.index
 
     async def start(self) -> None:
         path = self._path(self.index)

@@ -120,7 +120,7 @@ class OrderController(Controller):
         # The sequencer commits the order in its own transaction: hand this request's
         # connection back to the pool while the batch runs.
         await db_session.close()
-        placed = await place_order(state.sequencer, caller, data, state.peers)
+        placed = await place_order(state.sequencer, caller, data, state.peers, state.homes)
         if isinstance(placed, Forwarded):
             body = placed.body
         else:

@@ -13,6 +13,7 @@ from market.kit.errors import DomainError, NotFound, error_from_json, error_to_j
 from market.kit.time import utcnow
 from market.parties.roles import TRADERS, Caller, require
 from market.trading.errors import InvalidOrder
+from market.trading.homes import InstrumentHomes
 from market.trading.models import Order, OrderEvent, Settlement, Trade
 from market.trading.order_batch import CancelRequest, Placed, PlaceOrder
 from market.trading.repository import TradingRepository
@@ -30,21 +31,26 @@ class Forwarded:
 
 
 async def place_order(
-    sequencer: Sequencer, caller: Caller, data: OrderCreate, peers: Peers | None = None
+    sequencer: Sequencer,
+    caller: Caller,
+    data: OrderCreate,
+    peers: Peers | None = None,
+    homes: InstrumentHomes | None = None,
 ) -> Placed | Forwarded:
     """Place an order through the instrument's sequencer — the home worker's when the server
     runs several workers and it can be reached (see `market.http.peers`), else this one's."""
     require(caller, *TRADERS)
     if data.expires_at is not None and data.expires_at <= utcnow():
         raise InvalidOrder("expires_at is in the past", errors=[{"field": "expires_at"}])
-    if peers is not None and not peers.is_home(data.instrument):
+    home = await homes.home(data.instrument) if peers and homes else None
+    if peers is not None and home is not None and home != peers.index:
         message = {
             "op": "place",
             "caller": {"party_id": caller.party_id, "kind": caller.kind, "status": caller.status},
             "order": data.model_dump_json(),
         }
         try:
-            reply = await peers.call(peers.home(data.instrument), message)
+            reply = await peers.call(home, message)
         except PeerUnavailable:
             reply = {"unavailable": True}
         if "error" in reply:

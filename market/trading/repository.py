@@ -47,6 +47,12 @@ class TradingRepository:
         rows = await self.session.execute(select(Instrument).order_by(INSTRUMENTS.c.symbol))
         return list(rows.scalars())
 
+    async def symbols_in_creation_order(self) -> list[str]:
+        rows = await self.session.execute(
+            select(INSTRUMENTS.c.symbol).order_by(INSTRUMENTS.c.created_at, INSTRUMENTS.c.symbol)
+        )
+        return list(rows.scalars())
+
     async def save_instrument_counters(self, instrument: Instrument) -> None:
         await self.session.execute(
             update(INSTRUMENTS)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from market.http.peers import Peers, PeerUnavailable, home_of
+from market.http.peers import Peers, PeerUnavailable
 from market.kit.errors import DomainError, error_from_json, error_to_json
 from market.registry.errors import InsufficientUnits
 
@@ -70,12 +70,6 @@ async def test_a_failing_handler_still_answers() -> None:
         finally:
             await first.close()
             await second.close()
-
-
-def test_every_symbol_has_one_stable_home() -> None:
-    homes = {home_of(f"CS{i}", 2) for i in range(50)}
-    assert homes == {0, 1}
-    assert all(home_of("CSABC", 3) == home_of("CSABC", 3) for _ in range(3))
 
 
 def test_domain_errors_cross_processes_intact() -> None:
