@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -15,6 +14,10 @@ def lock_key(namespace: str, key: str) -> int:
 
 
 async def advisory_xact_lock(session: AsyncSession, namespace: str, *keys: str) -> None:
-    """Take transaction-scoped locks on every key, in sorted order (no deadlocks between them)."""
+    """Take transaction-scoped locks on every key, in sorted order (no deadlocks between them).
+
+    Sent as driver SQL: it is the first statement of every order batch, and SQLAlchemy's
+    statement handling costs more than the round trip."""
+    connection = await session.connection()
     for value in sorted({lock_key(namespace, k) for k in keys}):
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": value})
+        await connection.exec_driver_sql("SELECT pg_advisory_xact_lock($1)", (value,))

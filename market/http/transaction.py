@@ -154,6 +154,9 @@ class TransactionMiddleware:
             if status >= 400:
                 await session.rollback()
                 return messages
+            untouched = not (session.in_transaction() or session.new or session.dirty)
+            if pending.idempotency_scope is None and untouched:
+                return messages  # nothing to commit (an order: the sequencer committed it)
             await append_pending_certificates(session)
             if pending.idempotency_scope and pending.request_hash:
                 body = b"".join(
