@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from market.trading.models import Instrument, Order
+from market.trading.models import Instrument, OrderState
 
 _ORDER_TIMES = ("created_at", "updated_at", "expires_at")
 
@@ -121,12 +121,12 @@ WHERE symbol = $33
 
 @dataclass(slots=True)
 class Prefetched:
-    client_orders: dict[tuple[str, str], Order] = field(default_factory=dict)
+    client_orders: dict[tuple[str, str], OrderState] = field(default_factory=dict)
     party_status: dict[str, str] = field(default_factory=dict)
     cash: dict[str, int] = field(default_factory=dict)
     units: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     due: list[str] = field(default_factory=list)
-    orders: dict[str, Order] = field(default_factory=dict)
+    orders: dict[str, OrderState] = field(default_factory=dict)
     escrow: dict[str, list[list[Any]]] = field(default_factory=dict)
 
 
@@ -136,8 +136,8 @@ class BatchWrites:
 
     instrument: Instrument
     now: datetime
-    new_orders: list[Order]
-    changed_orders: list[Order]
+    new_orders: list[OrderState]
+    changed_orders: list[OrderState]
     events: list[dict[str, Any]]
     first_command_seq: int
     commands: list[dict[str, Any]]
@@ -145,11 +145,11 @@ class BatchWrites:
     settlements: list[dict[str, Any]]
 
 
-def order_from_json(row: dict[str, Any]) -> Order:
+def order_from_json(row: dict[str, Any]) -> OrderState:
     for name in _ORDER_TIMES:
         if row.get(name) is not None:
             row[name] = datetime.fromisoformat(row[name])
-    return Order(**row)
+    return OrderState(**row)
 
 
 class BatchRepository:
@@ -330,7 +330,7 @@ def _orders_into(found: Prefetched, row: asyncpg.Record) -> None:
         found.escrow.setdefault(hold_ref, []).append([batch, int(quantity)])
 
 
-def _columns(rows: list[Order], names: tuple[str, ...]) -> list[list[Any]]:
+def _columns(rows: list[OrderState], names: tuple[str, ...]) -> list[list[Any]]:
     return [[getattr(row, name) for row in rows] for name in names]
 
 

@@ -57,7 +57,7 @@ from market.trading.engine import (
 )
 from market.trading.errors import OrderNotOpen
 from market.trading.facts import trade_facts
-from market.trading.models import OPEN_STATUSES, Order
+from market.trading.models import OPEN_STATUSES, OrderState
 from market.trading.repository import TradingRepository
 from market.trading.rules import eligible, fee, precheck
 from market.trading.schemas import OrderCreate
@@ -89,7 +89,7 @@ BatchCommand = PlaceOrder | CancelRequest | ExpireDue
 
 @dataclass(slots=True)
 class Placed:
-    order: Order
+    order: OrderState
     replayed: bool
     fills: list[dict[str, Any]] | None = None  # known for a new order; read for a replay
 
@@ -151,18 +151,18 @@ class OrderBatch:
         self.books = books
         self.statics = statics
         self.repo = TradingRepository(session)
-        self.new_orders: list[Order] = []
+        self.new_orders: list[OrderState] = []
         self.dirty: set[str] = set()
         self.cash_ops: list[CashOp] = []
         self.unit_ops: list[UnitOp] = []
         self.trades: list[PendingTrade] = []
         self.events: list[dict[str, Any]] = []
         self.commands: list[dict[str, Any]] = []
-        self.orders: dict[str, Order] = {}
+        self.orders: dict[str, OrderState] = {}
         self.cash_view: dict[str, int] = {}
         self.units_view: dict[str, list[dict[str, Any]]] = {}
         self.escrow: dict[str, list[list[Any]]] = {}
-        self.client_ids: dict[tuple[str, str], Order] = {}
+        self.client_ids: dict[tuple[str, str], OrderState] = {}
         self.party_status: dict[str, str] = {}
         self.fills: dict[str, list[dict[str, Any]]] = {}
 
@@ -228,7 +228,7 @@ class OrderBatch:
 
     # compute --------------------------------------------------------------------------------
 
-    async def _order(self, order_id: str) -> Order | None:
+    async def _order(self, order_id: str) -> OrderState | None:
         if order_id not in self.orders:
             found = await self.db.orders([order_id])
             self.orders.update(found.orders)
@@ -236,12 +236,12 @@ class OrderBatch:
                 self.escrow.setdefault(ref, allocation)
         return self.orders.get(order_id)
 
-    async def _known_order(self, order_id: str) -> Order:
+    async def _known_order(self, order_id: str) -> OrderState:
         order = await self._order(order_id)
         assert order is not None, order_id
         return order
 
-    def _event(self, order: Order, kind: str, **extra: Any) -> None:
+    def _event(self, order: OrderState, kind: str, **extra: Any) -> None:
         self.dirty.add(order.id)
         self.instrument.seq += 1
         self.events.append(
@@ -264,7 +264,7 @@ class OrderBatch:
         existing = self.client_ids.get(key)
         if existing is not None:
             return Placed(existing, True)
-        order = Order(
+        order = OrderState(
             id=new_id("ord"),
             instrument=self.instrument.symbol,
             party_id=caller.party_id,
@@ -312,7 +312,7 @@ class OrderBatch:
         )
         return Placed(order, False, self.fills.setdefault(order.id, []))
 
-    def _reserve_cash(self, order: Order) -> tuple[str | None, int | None]:
+    def _reserve_cash(self, order: OrderState) -> tuple[str | None, int | None]:
         available = self.cash_view[order.party_id]
         bps = self.instrument.buyer_fee_bps
         if order.type == "market":
@@ -330,7 +330,7 @@ class OrderBatch:
         self.cash_ops.append(CashOp("reserve", order.party_id, amount, order.id))
         return None, budget
 
-    async def _escrow_units(self, order: Order) -> str | None:
+    async def _escrow_units(self, order: OrderState) -> str | None:
         holdings = self.units_view[order.party_id]
         today = self.now.date()
         usable = [
@@ -387,7 +387,7 @@ class OrderBatch:
         elif isinstance(event, Rejected):
             await self._finish(order, "rejected", reason=str(event.reason))
 
-    async def _finish(self, order: Order, status: str, *, reason: str) -> None:
+    async def _finish(self, order: OrderState, status: str, *, reason: str) -> None:
         """The order ends: release exactly what it still holds."""
         order.status = status
         order.remaining_quantity = 0
@@ -397,7 +397,7 @@ class OrderBatch:
         self._event(order, status, reason=reason)
         await self._release(order)
 
-    async def _release(self, order: Order) -> None:
+    async def _release(self, order: OrderState) -> None:
         if order.reserved_cash_fen:
             self.cash_ops.append(
                 CashOp("release", order.party_id, order.reserved_cash_fen, order.id)
@@ -420,7 +420,7 @@ class OrderBatch:
             self.escrow[order.id] = []
             order.escrowed_units = 0
 
-    async def _allocation(self, order: Order) -> list[list[Any]]:
+    async def _allocation(self, order: OrderState) -> list[list[Any]]:
         if order.id not in self.escrow:
             found = await self.db.orders([order.id])
             self.escrow[order.id] = found.escrow.get(order.id, [])
@@ -529,7 +529,7 @@ class OrderBatch:
             )
         )
 
-    async def _cancel(self, command: CancelRequest) -> Order:
+    async def _cancel(self, command: CancelRequest) -> OrderState:
         order = await self._order(command.order_id)
         if order is None or order.party_id != command.caller.party_id:
             raise NotFound("order not found")

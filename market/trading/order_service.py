@@ -14,7 +14,7 @@ from market.kit.time import utcnow
 from market.parties.roles import TRADERS, Caller, require
 from market.trading.errors import InvalidOrder
 from market.trading.homes import InstrumentHomes
-from market.trading.models import Order, OrderEvent, Settlement, Trade
+from market.trading.models import Order, OrderEvent, OrderState, Settlement, Trade
 from market.trading.order_batch import CancelRequest, Placed, PlaceOrder
 from market.trading.repository import TradingRepository
 from market.trading.schemas import OrderCreate, OrderOut
@@ -95,7 +95,7 @@ async def answer_peer(
 
 async def cancel_order(
     sequencer: Sequencer, session: AsyncSession, caller: Caller, order_id: str
-) -> Order:
+) -> OrderState:
     require(caller, *TRADERS)
     order = await TradingRepository(session).order(order_id)
     if order is None or order.party_id != caller.party_id:
@@ -104,7 +104,7 @@ async def cancel_order(
     result = await sequencer.submit(order.instrument, CancelRequest(caller, order_id))
     if isinstance(result, DomainError):
         raise result
-    assert isinstance(result, Order)
+    assert isinstance(result, OrderState)
     return result
 
 

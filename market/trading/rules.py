@@ -7,7 +7,7 @@ from typing import Any
 
 from market.registry.models import ProductType
 from market.trading.engine import InstrumentRules
-from market.trading.models import Instrument, Order
+from market.trading.models import AnyOrder, Instrument
 
 BPS = 10_000
 
@@ -18,7 +18,7 @@ def fee(notional_fen: int, bps: int) -> int:
 
 
 def precheck(
-    order: Order, instrument: Instrument, rules: InstrumentRules, party_status: str
+    order: AnyOrder, instrument: Instrument, rules: InstrumentRules, party_status: str
 ) -> str | None:
     """The rejection reason, or None when the order may be reserved and matched."""
     if party_status != "active":

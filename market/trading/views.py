@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from market.kit.money import format_money
-from market.trading.models import Instrument, Order, Settlement, Trade
+from market.trading.models import AnyOrder, Instrument, Settlement, Trade
 from market.trading.schemas import (
     FillOut,
     InstrumentOut,
@@ -40,7 +40,7 @@ def instrument_out(instrument: Instrument) -> InstrumentOut:
     )
 
 
-def order_out(order: Order, fills: list[dict[str, Any]]) -> OrderOut:
+def order_out(order: AnyOrder, fills: list[dict[str, Any]]) -> OrderOut:
     average = None
     if order.filled_quantity:
         average = format_money(
