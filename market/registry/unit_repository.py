@@ -1,20 +1,141 @@
-"""All SQL for holdings, serial ranges and unit movements."""
+"""All SQL for holdings, serial ranges and unit movements.
+
+The statements `UnitLedger.move_many` runs (an order batch's hot path) are raw asyncpg on the
+session's connection (`market.db.raw`), in the session's transaction: one round trip locks the
+holdings and reads their counters and ranges, one writes everything back. Pending ORM changes
+are flushed first, as SQLAlchemy's autoflush did, and PostgreSQL errors are raised as
+SQLAlchemy's `DBAPIError` (what callers, e.g. the sequencer's retry, expect).
+
+Lock order everywhere: holdings rows sorted by (batch_id, party_id), byte order.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+import asyncpg
+from sqlalchemy import Table, insert, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.registry.models import Holding, UnitMovement, UnitRange
+from market.db.raw import raw_connection
+from market.registry.models import Holding, UnitRange
 
 HOLDINGS: Table = Holding.__table__  # type: ignore[attr-defined]
 RANGES: Table = UnitRange.__table__  # type: ignore[attr-defined]
-MOVEMENTS: Table = UnitMovement.__table__  # type: ignore[attr-defined]
+
+# Creates the missing holdings rows and locks every wanted row in one sorted pass: the upsert
+# takes its row locks in the order of its input, and, unlike INSERT … ON CONFLICT DO NOTHING
+# followed by SELECT … FOR UPDATE, it also locks a row another transaction committed after
+# this statement's snapshot. The no-op DO UPDATE only runs (and only returns the row) when the
+# locked version is not the one the statement's snapshot saw ("stale": changed since, counters
+# returned are the new ones, ranges read by this statement may be old). Every change to a
+# pair's ranges updates (or creates) its holdings row in the same transaction, so for a pair
+# that is not stale the snapshot's counters and ranges are the current ones, and stay so while
+# the lock is held. Rows this statement inserts come back too, with zero counters, and so does
+# a row another transaction created since the snapshot: re-read when its counters are not zero
+# (counters are the sums of the ranges, so zero counters mean no ranges).
+_LOCK_CTE = """
+WITH wanted AS (
+  SELECT w.batch_id, w.party_id, h.xmin AS seen,
+         h.available, h.escrowed, h.pledged, h.retired
+  FROM unnest($1::text[], $2::text[]) AS w(batch_id, party_id)
+  LEFT JOIN holdings h ON h.batch_id = w.batch_id AND h.party_id = w.party_id
+), locked AS (
+  INSERT INTO holdings AS h (party_id, batch_id)
+  SELECT party_id, batch_id FROM wanted ORDER BY batch_id COLLATE "C", party_id COLLATE "C"
+  ON CONFLICT (party_id, batch_id) DO UPDATE SET available = h.available
+  WHERE h.xmin IS DISTINCT FROM (
+    SELECT w.seen FROM wanted w WHERE w.batch_id = h.batch_id AND w.party_id = h.party_id
+  )
+  RETURNING h.batch_id, h.party_id, h.available, h.escrowed, h.pledged, h.retired
+), counted AS (
+  SELECT w.batch_id, w.party_id,
+         coalesce(l.available, w.available) AS available,
+         coalesce(l.escrowed, w.escrowed) AS escrowed,
+         coalesce(l.pledged, w.pledged) AS pledged,
+         coalesce(l.retired, w.retired) AS retired,
+         l.party_id IS NOT NULL AND (w.seen IS NOT NULL
+           OR l.available + l.escrowed + l.pledged + l.retired > 0) AS stale,
+         w.seen IS NOT NULL AND l.party_id IS NULL AS current
+  FROM wanted w LEFT JOIN locked l ON l.batch_id = w.batch_id AND l.party_id = w.party_id
+)
+"""
+
+_LOCK = (
+    _LOCK_CTE
+    + """SELECT batch_id, party_id, available, escrowed, pledged, retired FROM counted
+ORDER BY batch_id COLLATE "C", party_id COLLATE "C"
+"""
+)
+
+_LOCK_AND_READ = (
+    _LOCK_CTE
+    + """SELECT c.batch_id, c.party_id, c.available, c.escrowed, c.pledged, c.retired, c.stale,
+       r.ids, r.buckets, r.hold_refs, r.starts, r.ends
+FROM counted c
+LEFT JOIN LATERAL (
+  SELECT array_agg(u.id ORDER BY u.serial_start) AS ids,
+         array_agg(u.bucket ORDER BY u.serial_start) AS buckets,
+         array_agg(u.hold_ref ORDER BY u.serial_start) AS hold_refs,
+         array_agg(u.serial_start ORDER BY u.serial_start) AS starts,
+         array_agg(u.serial_end ORDER BY u.serial_start) AS ends
+  FROM unit_ranges u WHERE u.batch_id = c.batch_id AND u.party_id = c.party_id
+) r ON c.current
+"""
+)
+
+_RANGES_OF_PAIRS = """
+SELECT u.id, u.batch_id, u.party_id, u.bucket, u.hold_ref, u.serial_start, u.serial_end
+FROM unit_ranges u
+JOIN unnest($1::text[], $2::text[]) AS p(batch_id, party_id)
+  ON u.batch_id = p.batch_id AND u.party_id = p.party_id
+ORDER BY u.serial_start
+"""
+
+_RANGE_COLUMNS = ("batch_id", "party_id", "bucket", "hold_ref", "serial_start", "serial_end")
+_COUNTER_KEYS = ("b_batch", "b_party", "b_available", "b_escrowed", "b_pledged", "b_retired")
+_MOVEMENT_COLUMNS = (
+    "batch_id",
+    "serial_start",
+    "serial_end",
+    "from_party_id",
+    "to_party_id",
+    "from_bucket",
+    "to_bucket",
+    "reason",
+    "ref_id",
+    "created_at",
+)
+
+_DELETE_RANGES = "gone AS (DELETE FROM unit_ranges WHERE id = ANY($1::bigint[]))"
+_INSERT_RANGES = """added AS (
+  INSERT INTO unit_ranges (batch_id, party_id, bucket, hold_ref, serial_start, serial_end)
+  SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+                       $7::bigint[])
+)"""
+_SET_COUNTERS = """set_counters AS (
+  UPDATE holdings AS h
+  SET available = c.available, escrowed = c.escrowed, pledged = c.pledged, retired = c.retired
+  FROM unnest($8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[],
+              $13::bigint[]) AS c(batch_id, party_id, available, escrowed, pledged, retired)
+  WHERE h.batch_id = c.batch_id AND h.party_id = c.party_id
+)"""
+_INSERT_MOVEMENTS = """INSERT INTO unit_movements (batch_id, serial_start, serial_end,
+  from_party_id, to_party_id, from_bucket, to_bucket, reason, ref_id, created_at)
+SELECT * FROM unnest($14::text[], $15::bigint[], $16::bigint[], $17::text[], $18::text[],
+                     $19::text[], $20::text[], $21::text[], $22::text[], $23::timestamptz[])"""
+
+# Every write of a move in one statement: each CTE touches its own rows (ranges deleted by id,
+# new ranges, the holdings rows already locked, history rows only inserted).
+_WRITE = f"""WITH {_DELETE_RANGES}, {_INSERT_RANGES}, {_SET_COUNTERS}
+{_INSERT_MOVEMENTS}"""
+
+_NO_RANGES: list[list[Any]] = [[] for _ in _RANGE_COLUMNS]
+_NO_COUNTERS: list[list[Any]] = [[] for _ in _COUNTER_KEYS]
+_NO_MOVEMENTS: list[list[Any]] = [[] for _ in _MOVEMENT_COLUMNS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,63 +148,115 @@ class Owner:
     hold_ref: str | None = None
 
 
+class RangeRow(NamedTuple):
+    id: int
+    batch_id: str
+    party_id: str
+    bucket: str
+    hold_ref: str | None
+    serial_start: int
+    serial_end: int
+
+
+Pair = tuple[str, str]
+
+
+def _columns(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> list[list[Any]]:
+    return [[row[key] for row in rows] for key in keys]
+
+
+def _database_error(sql: str, error: asyncpg.PostgresError) -> DBAPIError:
+    if isinstance(error, asyncpg.IntegrityConstraintViolationError):
+        return IntegrityError(sql, None, error)
+    return DBAPIError(sql, None, error)
+
+
 class UnitRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        session = self.session
+        if session.new or session.dirty or session.deleted:
+            await session.flush()  # what autoflush did before SQLAlchemy statements
+        connection = await raw_connection(session)
+        try:
+            return cast(list[asyncpg.Record], await connection.fetch(sql, *args))
+        except asyncpg.PostgresError as error:
+            raise _database_error(sql, error) from error
+
+    async def lock_pairs(
+        self, pairs: list[Pair]
+    ) -> tuple[dict[Pair, dict[str, int]], list[RangeRow]]:
+        """Create missing holding rows and lock every (batch, party) pair, sorted (no
+        deadlocks); their counters and every range they hold, in one round trip (two when
+        another transaction changed one of them while this one waited for its lock)."""
+        unique = sorted(set(pairs))
+        rows = await self._fetch(_LOCK_AND_READ, [p[0] for p in unique], [p[1] for p in unique])
+        counters: dict[Pair, dict[str, int]] = {}
+        ranges: list[RangeRow] = []
+        stale: list[Pair] = []
+        for row in rows:
+            batch_id, party_id = row[0], row[1]
+            counters[(batch_id, party_id)] = {
+                "available": row[2],
+                "escrowed": row[3],
+                "pledged": row[4],
+                "retired": row[5],
+            }
+            if row[6]:
+                stale.append((batch_id, party_id))
+            elif row[7] is not None:
+                ranges.extend(
+                    RangeRow(i, batch_id, party_id, bucket, hold_ref, start, end)
+                    for i, bucket, hold_ref, start, end in zip(
+                        row[7], row[8], row[9], row[10], row[11], strict=True
+                    )
+                )
+        if stale:
+            # The locks are held now: a new statement's snapshot sees their latest ranges.
+            ranges.extend(await self.ranges_of_pairs(stale))
+        return counters, ranges
+
     async def lock_holdings(self, batch_id: str, party_ids: set[str]) -> dict[str, dict[str, int]]:
         """Create missing holding rows, then lock all of them in party order (no deadlocks)."""
         ordered = sorted(party_ids)
-        await self.session.execute(
-            pg_insert(HOLDINGS)
-            .values([{"party_id": p, "batch_id": batch_id} for p in ordered])
-            .on_conflict_do_nothing()
-        )
-        rows = await self.session.execute(
-            select(HOLDINGS)
-            .where(HOLDINGS.c.batch_id == batch_id, HOLDINGS.c.party_id.in_(ordered))
-            .order_by(HOLDINGS.c.party_id)
-            .with_for_update()
-        )
-        return {r.party_id: dict(r._mapping) for r in rows}
+        rows = await self._fetch(_LOCK, [batch_id] * len(ordered), ordered)
+        return {r["party_id"]: dict(r) for r in rows}
 
-    async def ranges_of_pairs(self, pairs: list[tuple[str, str]]) -> list[Any]:
-        """Every range the given (batch, party) pairs hold, in any bucket."""
-        rows = await self.session.execute(
-            select(
-                RANGES.c.id, RANGES.c.batch_id, RANGES.c.party_id, RANGES.c.bucket,
-                RANGES.c.hold_ref, RANGES.c.serial_start, RANGES.c.serial_end,
-            ).where(tuple_(RANGES.c.batch_id, RANGES.c.party_id).in_(pairs))
-        )  # fmt: skip
-        return list(rows)
+    async def ranges_of_pairs(self, pairs: list[Pair]) -> list[RangeRow]:
+        """Every range the given (batch, party) pairs hold, in any bucket, in serial order."""
+        rows = await self._fetch(_RANGES_OF_PAIRS, [p[0] for p in pairs], [p[1] for p in pairs])
+        return [RangeRow(*r) for r in rows]
+
+    async def write(
+        self,
+        delete_ids: list[int],
+        ranges: list[dict[str, Any]],
+        counters: list[dict[str, Any]],
+        movements: list[dict[str, Any]],
+    ) -> None:
+        """Delete ranges by id, insert ranges, set absolute counters of (already locked)
+        holdings and record movements, in one statement (rows as for the methods below)."""
+        if not (delete_ids or ranges or counters or movements):
+            return
+        await self._fetch(
+            _WRITE,
+            delete_ids,
+            *(_columns(ranges, _RANGE_COLUMNS) if ranges else _NO_RANGES),
+            *(_columns(counters, _COUNTER_KEYS) if counters else _NO_COUNTERS),
+            *(_columns(movements, _MOVEMENT_COLUMNS) if movements else _NO_MOVEMENTS),
+        )
 
     async def replace_ranges(self, delete_ids: list[int], rows: list[dict[str, Any]]) -> None:
-        if delete_ids:
-            await self.session.execute(delete(RANGES).where(RANGES.c.id.in_(delete_ids)))
-        if rows:
-            await self.session.execute(insert(RANGES), rows)
+        await self.write(delete_ids, rows, [], [])
 
     async def set_counters(self, rows: list[dict[str, Any]]) -> None:
-        """Absolute bucket counters per (batch, party), one executemany."""
-        if rows:
-            await self.session.execute(
-                update(HOLDINGS)
-                .where(
-                    HOLDINGS.c.batch_id == bindparam("b_batch"),
-                    HOLDINGS.c.party_id == bindparam("b_party"),
-                )
-                .values(
-                    available=bindparam("b_available"),
-                    escrowed=bindparam("b_escrowed"),
-                    pledged=bindparam("b_pledged"),
-                    retired=bindparam("b_retired"),
-                ),
-                rows,
-            )
+        """Absolute bucket counters per (batch, party), one statement."""
+        await self.write([], [], rows, [])
 
     async def record_movements(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            await self.session.execute(insert(MOVEMENTS), rows)
+        await self.write([], [], [], rows)
 
     async def create_holding(self, batch_id: str, party_id: str, available: int) -> None:
         await self.session.execute(

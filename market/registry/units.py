@@ -1,7 +1,9 @@
 """Moving serial ranges between owners and buckets: the one place ranges are split.
 
 Every move locks the holdings involved (sorted by batch, then party), which serializes every
-change to one party's units of one batch across all server processes.
+change to one party's units of one batch across all server processes. `move_many` costs two
+round trips however many moves and batches it applies: one locks the holdings and reads their
+counters and ranges, one writes what changed (see `UnitRepository`).
 """
 
 from __future__ import annotations
@@ -87,33 +89,30 @@ class UnitLedger:
     async def issue(self, batch_id: str, owner_id: str, start: int, end: int, ref_id: str) -> None:
         target = Owner(batch_id, owner_id, "available")
         await self.repo.create_holding(batch_id, owner_id, end - start + 1)
-        await self.repo.replace_ranges([], _range_rows({target}, {target: [[start, end]]}))
-        await self.repo.record_movements(
-            [movement_row(None, target, start, end, "issuance", ref_id, utcnow())]
+        await self.repo.write(
+            [],
+            _range_rows({target}, {target: [[start, end]]}),
+            [],
+            [movement_row(None, target, start, end, "issuance", ref_id, utcnow())],
         )
 
     async def move_many(self, moves: list[UnitMove]) -> list[list[SerialRange]]:
-        """Apply many moves with a handful of statements: lock the holdings (sorted), read
-        their ranges once, split and merge in memory, write back what changed.
+        """Apply many moves in two statements: lock the holdings of every batch (sorted) and
+        read their counters and ranges, split and merge in memory, write back what changed.
 
         Oldest serials first, exact splits, adjacent ranges of one owner merge; a source that
         cannot cover a move raises `InsufficientUnits` (nothing is written).
         """
         if not moves:
             return []
-        parties: dict[str, set[str]] = {}
+        pairs: set[tuple[str, str]] = set()
         for move in moves:
-            parties.setdefault(move.source.batch_id, set()).update(
-                (move.source.party_id, move.target.party_id)
-            )
-        counters: dict[tuple[str, str], dict[str, int]] = {}
-        for batch_id in sorted(parties):
-            for party_id, row in (await self.lock(batch_id, *parties[batch_id])).items():
-                counters[(batch_id, party_id)] = row
-        pairs = sorted(counters)
+            pairs.add((move.source.batch_id, move.source.party_id))
+            pairs.add((move.source.batch_id, move.target.party_id))
+        counters, rows = await self.repo.lock_pairs(sorted(pairs))
         held: dict[Owner, list[list[int]]] = {}
         original: dict[Owner, list[int]] = {}
-        for row in await self.repo.ranges_of_pairs(pairs):
+        for row in rows:
             owner = Owner(row.batch_id, row.party_id, row.bucket, row.hold_ref)
             held.setdefault(owner, []).append([row.serial_start, row.serial_end])
             original.setdefault(owner, []).append(row.id)
@@ -161,10 +160,13 @@ class UnitLedger:
             )
             results.append(moved)
         delete_ids = [i for owner in changed for i in original.get(owner, [])]
-        await self.repo.replace_ranges(delete_ids, _range_rows(changed, held))
         touched = sorted({(o.batch_id, o.party_id) for o in changed})
-        await self.repo.set_counters([_counter_row(b, p, counters[(b, p)]) for b, p in touched])
-        await self.repo.record_movements(movements)
+        await self.repo.write(
+            delete_ids,
+            _range_rows(changed, held),
+            [_counter_row(b, p, counters[(b, p)]) for b, p in touched],
+            movements,
+        )
         return results
 
     async def move(
