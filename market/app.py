@@ -89,7 +89,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         sequencer = app.state.sequencer = Sequencer(session_factory(sequencer_engine))
         metrics.registry.register(SequencerCollector(app.state))
         app.state.peers = app.state.homes = None
-        if settings.market_peer_dir is not None and settings.market_workers > 1:
+        if (
+            settings.market_peer_dir is not None
+            and settings.market_workers > 1
+            and settings.market_route_orders
+        ):
             app.state.homes = InstrumentHomes(factory, settings.market_workers)
             app.state.peers = Peers(
                 settings.market_peer_dir,

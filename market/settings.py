@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     market_peer_dir: Path | None = None
     market_worker_index: int = 0
     market_workers: int = 1
+    market_route_orders: bool = True  # hand orders to their instrument's home worker
 
 
 @lru_cache(maxsize=1)

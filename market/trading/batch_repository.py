@@ -1,4 +1,5 @@
-"""The order batch's SQL: one round trip to read what a batch needs, one to write what it did.
+"""The order batch's SQL: one round trip to lock the instrument, one to read what the batch
+needs, one to write what it did.
 
 Raw asyncpg on the session's connection (see `market.db.raw`): the batch runs under the
 instrument's lock, so every round trip and every microsecond of statement building here is
@@ -13,12 +14,21 @@ from datetime import date, datetime
 from typing import Any
 
 import asyncpg
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.db.locking import lock_key
+from market.db.raw import RawConnection, raw_connection
 from market.trading.models import Instrument, OrderState
 
 _ORDER_TIMES = ("created_at", "updated_at", "expires_at")
 
-_INSTRUMENT = "SELECT * FROM instruments WHERE symbol = $1"
+# The batch's first statement: the instrument's advisory lock and its row, fresh. The row lock
+# (every batch updates the row) makes READ COMMITTED re-read a row another process changed
+# while this statement waited, so the lock and the read need one round trip, not two.
+_LOCK_INSTRUMENT = (
+    "SELECT i.*, pg_advisory_xact_lock($2) IS NULL AS _ FROM instruments AS i"
+    " WHERE i.symbol = $1 FOR NO KEY UPDATE"
+)
 
 _PREFETCH = """
 SELECT
@@ -153,12 +163,24 @@ def order_from_json(row: dict[str, Any]) -> OrderState:
 
 
 class BatchRepository:
-    def __init__(self, connection: asyncpg.Connection) -> None:
+    def __init__(self, connection: RawConnection) -> None:
         self.connection = connection
 
-    async def instrument(self, symbol: str) -> Instrument | None:
-        row = await self.connection.fetchrow(_INSTRUMENT, symbol)
-        return None if row is None else Instrument(**dict(row))
+    @classmethod
+    async def lock(
+        cls, session: AsyncSession, symbol: str
+    ) -> tuple[BatchRepository, Instrument | None]:
+        """Begin the batch's transaction holding the instrument's advisory lock (and its row
+        lock); the instrument as committed by whoever held them last (None if unknown)."""
+        connection = await session.connection()
+        result = await connection.exec_driver_sql(
+            _LOCK_INSTRUMENT, (symbol, lock_key("instrument", symbol))
+        )
+        row = result.mappings().first()
+        repository = cls(await raw_connection(session))
+        if row is None:
+            return repository, None
+        return repository, Instrument(**{k: v for k, v in row.items() if k != "_"})
 
     async def prefetch(
         self,

@@ -26,8 +26,6 @@ from market.cash.ledger import (
     settlement_legs,
 )
 from market.certification.service import CertificateService
-from market.db.locking import advisory_xact_lock
-from market.db.raw import raw_connection
 from market.kit.errors import DomainError, NotFound
 from market.kit.ids import new_id
 from market.kit.money import parse_money
@@ -167,9 +165,7 @@ class OrderBatch:
         self.fills: dict[str, list[dict[str, Any]]] = {}
 
     async def run(self, symbol: str, commands: list[BatchCommand]) -> list[object]:
-        await advisory_xact_lock(self.session, "instrument", symbol)
-        self.db = BatchRepository(await raw_connection(self.session))
-        instrument = await self.db.instrument(symbol)
+        self.db, instrument = await BatchRepository.lock(self.session, symbol)
         if instrument is None:
             return [NotFound(f"instrument {symbol} not found") for _ in commands]
         self.instrument = instrument

@@ -32,13 +32,16 @@ class Server:
     log: Path
 
 
-def start_server(settings: Settings, workers: int, log: Path) -> Server:
+def start_server(
+    settings: Settings, workers: int, log: Path, extra_env: dict[str, str] | None = None
+) -> Server:
     port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": str(settings.database_url),
         "MARKET_DATA_DIR": str(settings.market_data_dir),
         "MARKET_OPERATOR_TOKEN": "operator-test-token",
+        **(extra_env or {}),
     }
     with log.open("wb") as handle:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(
@@ -84,8 +87,14 @@ def stop_server(server: Server, sig: int = signal.SIGTERM) -> None:
         server.process.wait(timeout=10)
 
 
-@pytest.fixture
-def two_workers(settings: Settings, tmp_path: Path) -> Iterator[Server]:
-    server = start_server(settings, 2, tmp_path / "server.log")
+@pytest.fixture(params=["routed", "unrouted"])
+def two_workers(
+    settings: Settings, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Server]:
+    """Two workers; "routed": orders go to their instrument's home worker (the default),
+    "unrouted": each worker runs every order it receives, so both processes write the same
+    instruments and only the advisory lock keeps them apart."""
+    routed = "1" if request.param == "routed" else "0"
+    server = start_server(settings, 2, tmp_path / "server.log", {"MARKET_ROUTE_ORDERS": routed})
     yield server
     stop_server(server)
