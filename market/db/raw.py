@@ -4,8 +4,12 @@ SQLAlchemy's statement building and result processing cost more Python time than
 PostgreSQL round trip for the small statements of an order batch; hot repositories talk to
 asyncpg directly through this, in the same transaction as everything else the session does.
 
-On these connections (SQLAlchemy's asyncpg dialect sets the codecs) `json`/`jsonb` parameters
-are passed as JSON *text* and come back decoded.
+- Pending ORM changes are flushed first (what SQLAlchemy's autoflush would have done).
+- PostgreSQL errors are raised as SQLAlchemy's `DBAPIError` (`IntegrityError` for constraint
+  violations), as the session would have raised them: callers and the sequencer's retry test
+  know those, not asyncpg's.
+- On these connections (SQLAlchemy's asyncpg dialect sets the codecs) `json`/`jsonb`
+  parameters are passed as JSON *text* and come back decoded.
 """
 
 from __future__ import annotations
@@ -13,15 +17,58 @@ from __future__ import annotations
 from typing import Any, cast
 
 import asyncpg
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
-async def raw_connection(session: AsyncSession) -> asyncpg.Connection:
-    """The asyncpg connection of `session`, with the session's transaction begun on it."""
+def database_error(statement: str, error: asyncpg.PostgresError) -> DBAPIError:
+    if isinstance(error, asyncpg.IntegrityConstraintViolationError):
+        return IntegrityError(statement, None, error)
+    return DBAPIError(statement, None, error)
+
+
+class RawConnection:
+    """asyncpg's fetch/fetchrow/fetchval/execute, with errors raised as SQLAlchemy's."""
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
+
+    async def fetch(self, statement: str, *args: Any) -> list[asyncpg.Record]:
+        try:
+            return cast(list[asyncpg.Record], await self.connection.fetch(statement, *args))
+        except asyncpg.PostgresError as error:
+            raise database_error(statement, error) from error
+
+    async def fetchrow(self, statement: str, *args: Any) -> asyncpg.Record | None:
+        try:
+            return await self.connection.fetchrow(statement, *args)
+        except asyncpg.PostgresError as error:
+            raise database_error(statement, error) from error
+
+    async def fetchval(self, statement: str, *args: Any) -> Any:
+        try:
+            return await self.connection.fetchval(statement, *args)
+        except asyncpg.PostgresError as error:
+            raise database_error(statement, error) from error
+
+    async def execute(self, statement: str, *args: Any) -> str:
+        try:
+            return cast(str, await self.connection.execute(statement, *args))
+        except asyncpg.PostgresError as error:
+            raise database_error(statement, error) from error
+
+
+async def raw_connection(session: AsyncSession) -> RawConnection:
+    """The asyncpg connection of `session`, with the session's transaction begun on it and
+    the session's pending changes flushed."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
     connection = await session.connection()
     fairy = await connection.get_raw_connection()
     adapted: Any = fairy.dbapi_connection
     if getattr(adapted, "_transaction", None) is None:
         # asyncpg's BEGIN is sent lazily with the first statement SQLAlchemy runs: run one.
         await connection.exec_driver_sql("SELECT 1")
-    return cast(asyncpg.Connection, fairy.driver_connection)
+    return RawConnection(fairy.driver_connection)
