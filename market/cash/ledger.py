@@ -168,36 +168,42 @@ class CashLedger:
     async def post_many(
         self, entries: list[tuple[str, str, list[Leg]]], ids: list[str] | None = None
     ) -> list[str]:
-        """Several balanced entries at once: net balance changes in one UPDATE, entries and
-        postings in one INSERT each (the order batch's hot path). Party legs only; the
-        accounts must be locked (`lock`). A bucket that would go negative makes the database
-        refuse the whole statement (CHECK): the caller's transaction fails. `ids` lets the
-        caller name the entries beforehand (to reference them in rows written earlier)."""
+        """Several balanced entries at once: net balance changes, entries and postings in one
+        statement (the order batch's hot path). Party legs only; the accounts must be locked
+        (`lock`). A bucket that would go negative makes the database refuse the whole statement
+        (CHECK, raised as `sqlalchemy.exc.IntegrityError`): the caller's transaction fails.
+        `ids` lets the caller name the entries beforehand (to reference them in rows written
+        earlier)."""
         ids = list(ids) if ids is not None else [new_id("jrn") for _ in entries]
-        rows: list[dict[str, Any]] = []
-        postings: list[dict[str, Any]] = []
+        kinds: list[str] = []
+        refs: list[str] = []
+        posting_entries: list[str] = []
+        accounts: list[str] = []
+        parties: list[str] = []
+        amounts: list[int] = []
         net: dict[str, list[int]] = {}
-        now = utcnow()
         for entry_id, (kind, ref_id, legs) in zip(ids, entries, strict=True):
             legs = [leg for leg in legs if leg.amount != 0]
             if not legs or sum(leg.amount for leg in legs) != 0:
                 raise ValueError(f"unbalanced or empty journal entry {kind} for {ref_id}")
-            rows.append({"id": entry_id, "kind": kind, "ref_id": ref_id, "created_at": now})
+            kinds.append(kind)
+            refs.append(ref_id)
             for leg in legs:
                 if leg.party_id is None:
                     raise ValueError("post_many takes party legs only")
                 net.setdefault(leg.party_id, [0, 0])[BUCKETS.index(leg.bucket)] += leg.amount
-                postings.append(
-                    {"entry_id": entry_id, "account": leg.account, "party_id": leg.party_id,
-                     "amount": leg.amount}
-                )  # fmt: skip
+                posting_entries.append(entry_id)
+                accounts.append(leg.account)
+                parties.append(leg.party_id)
+                amounts.append(leg.amount)
         deltas = [(p, a, r) for p, (a, r) in sorted(net.items()) if a or r]
-        await self.repo.apply_deltas(deltas)
+        await self.repo.post(
+            deltas, utcnow(), (ids, kinds, refs), (posting_entries, accounts, parties, amounts)
+        )
         for party_id, available, reserved in deltas:
             if party_id in self.locked:
                 self.locked[party_id].available += available
                 self.locked[party_id].reserved += reserved
-        await self.repo.add_entries(rows, postings)
         return ids
 
     async def _post(self, kind: str, ref_id: str, legs: list[Leg]) -> str:

@@ -1,29 +1,102 @@
-"""All SQL for cash accounts, the journal, deposits and withdrawals."""
+"""All SQL for cash accounts, the journal, deposits and withdrawals.
+
+The ledger's statements (locking, balance changes, journal entries) run as raw asyncpg on the
+session's connection and transaction (`market.db.raw`, which also says how database errors are
+raised): they sit on the order batch's hot path, where SQLAlchemy's statement building costs
+more than the round trip.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, String, Table, func, insert, literal, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
 from market.cash.models import (
     CashAccount,
-    ExternalAccount,
     JournalEntry,
     Posting,
 )
+from market.db.raw import raw_connection
 
 M = TypeVar("M", bound=SQLModel)
 
 ACCOUNTS: Table = CashAccount.__table__  # type: ignore[attr-defined]
-EXTERNALS: Table = ExternalAccount.__table__  # type: ignore[attr-defined]
 ENTRIES: Table = JournalEntry.__table__  # type: ignore[attr-defined]
 POSTINGS: Table = Posting.__table__  # type: ignore[attr-defined]
+
+# Locks the accounts in party order ($1 sorted, distinct), creating missing ones. ON CONFLICT DO
+# UPDATE … WHERE false locks an existing row without writing it, and sees rows committed after
+# this statement's snapshot (a concurrent first deposit); RETURNING gives only the created rows,
+# so the locked ones are read by `existing` (FOR NO KEY UPDATE returns their latest version).
+# A row another transaction created while this one waited is locked but in neither set: the
+# caller reads it afterwards (`_READ`).
+_LOCK = """
+WITH created AS (
+  INSERT INTO cash_accounts AS a (party_id)
+  SELECT unnest($1::text[])
+  ON CONFLICT (party_id) DO UPDATE SET available = a.available WHERE false
+  RETURNING a.party_id, a.available, a.reserved
+), existing AS (
+  SELECT party_id, available, reserved FROM cash_accounts
+  WHERE party_id = ANY($1::text[])
+  ORDER BY party_id
+  FOR NO KEY UPDATE
+)
+SELECT party_id, available, reserved FROM created
+UNION ALL
+SELECT party_id, available, reserved FROM existing
+"""
+
+_READ = """
+SELECT party_id, available, reserved FROM cash_accounts WHERE party_id = ANY($1::text[])
+"""
+
+# Net balance changes, entries and postings in one statement; returns how many accounts
+# changed (every delta's row must exist). Postings keep their order (ids follow it).
+_POST = """
+WITH balances AS (
+  UPDATE cash_accounts AS a
+  SET available = a.available + d.available, reserved = a.reserved + d.reserved
+  FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS d(party_id, available, reserved)
+  WHERE a.party_id = d.party_id
+  RETURNING 1
+), entries AS (
+  INSERT INTO journal_entries (id, kind, ref_id, created_at)
+  SELECT e.id, e.kind, e.ref_id, $4
+  FROM unnest($5::text[], $6::text[], $7::text[]) AS e(id, kind, ref_id)
+), postings AS (
+  INSERT INTO postings (entry_id, account, party_id, amount)
+  SELECT * FROM unnest($8::text[], $9::text[], $10::text[], $11::bigint[])
+)
+SELECT count(*) FROM balances
+"""
+
+_DEBIT = """
+UPDATE cash_accounts SET available = available + $2::bigint, reserved = reserved + $3::bigint
+WHERE party_id = $1 AND available >= -$2::bigint AND reserved >= -$3::bigint
+RETURNING available, reserved
+"""
+
+_CREDIT = """
+INSERT INTO cash_accounts AS a (party_id, available, reserved) VALUES ($1, $2, $3)
+ON CONFLICT (party_id) DO UPDATE
+SET available = a.available + excluded.available, reserved = a.reserved + excluded.reserved
+RETURNING a.available, a.reserved
+"""
+
+_EXTERNAL = "UPDATE external_accounts SET balance = balance + $2 WHERE name = $1"
+
+_ENTRY = """
+WITH entry AS (
+  INSERT INTO journal_entries (id, kind, ref_id, created_at) VALUES ($1::text, $2, $3, $4)
+)
+INSERT INTO postings (entry_id, account, party_id, amount)
+SELECT $1::text, * FROM unnest($5::text[], $6::text[], $7::bigint[])
+"""
 
 
 class CashRepository:
@@ -40,18 +113,14 @@ class CashRepository:
     # accounts -------------------------------------------------------------------------------
 
     async def lock_accounts(self, party_ids: list[str]) -> list[tuple[str, int, int]]:
-        """Create missing account rows, then lock all of them in party order (no deadlocks)."""
+        """Create missing account rows and lock all of them in party order (no deadlocks):
+        one round trip (two if another transaction created one of them meanwhile)."""
         ordered = sorted(set(party_ids))
-        await self.session.execute(
-            pg_insert(ACCOUNTS).values([{"party_id": p} for p in ordered]).on_conflict_do_nothing()
-        )
-        rows = await self.session.execute(
-            select(ACCOUNTS.c.party_id, ACCOUNTS.c.available, ACCOUNTS.c.reserved)
-            .where(ACCOUNTS.c.party_id.in_(ordered))
-            .order_by(ACCOUNTS.c.party_id)
-            .with_for_update()
-        )
-        return [(r.party_id, r.available, r.reserved) for r in rows]
+        connection = await raw_connection(self.session)
+        rows = await connection.fetch(_LOCK, ordered)
+        if len(rows) < len(ordered):  # created and committed by another transaction
+            rows = await connection.fetch(_READ, ordered)
+        return sorted((r[0], r[1], r[2]) for r in rows)
 
     async def read_available(self, party_ids: list[str]) -> dict[str, int]:
         rows = await self.session.execute(
@@ -73,89 +142,65 @@ class CashRepository:
 
     async def debit(self, party_id: str, available: int, reserved: int) -> tuple[int, int] | None:
         """Add the (signed) deltas only if neither bucket goes below zero; None if refused."""
-        row = (
-            await self.session.execute(
-                update(ACCOUNTS)
-                .where(
-                    ACCOUNTS.c.party_id == party_id,
-                    ACCOUNTS.c.available >= -available,
-                    ACCOUNTS.c.reserved >= -reserved,
-                )
-                .values(
-                    available=ACCOUNTS.c.available + available,
-                    reserved=ACCOUNTS.c.reserved + reserved,
-                )
-                .returning(ACCOUNTS.c.available, ACCOUNTS.c.reserved)
-            )
-        ).one_or_none()
-        return (row.available, row.reserved) if row else None
+        connection = await raw_connection(self.session)
+        row = await connection.fetchrow(_DEBIT, party_id, available, reserved)
+        return (row[0], row[1]) if row is not None else None
 
     async def credit(self, party_id: str, available: int, reserved: int) -> tuple[int, int]:
         """Add non-negative deltas, creating the account row if the party has none yet."""
-        statement = pg_insert(ACCOUNTS).values(
-            party_id=party_id, available=available, reserved=reserved
-        )
-        row = (
-            await self.session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[ACCOUNTS.c.party_id],
-                    set_={
-                        "available": ACCOUNTS.c.available + statement.excluded.available,
-                        "reserved": ACCOUNTS.c.reserved + statement.excluded.reserved,
-                    },
-                ).returning(ACCOUNTS.c.available, ACCOUNTS.c.reserved)
-            )
-        ).one()
-        return row.available, row.reserved
+        connection = await raw_connection(self.session)
+        row = await connection.fetchrow(_CREDIT, party_id, available, reserved)
+        assert row is not None  # the upsert always returns its row
+        return row[0], row[1]
 
     async def add_to_external(self, name: str, delta: int) -> None:
-        await self.session.execute(
-            update(EXTERNALS)
-            .where(EXTERNALS.c.name == name)
-            .values(balance=EXTERNALS.c.balance + delta)
-        )
+        connection = await raw_connection(self.session)
+        await connection.execute(_EXTERNAL, name, delta)
 
     # journal --------------------------------------------------------------------------------
 
-    async def apply_deltas(self, deltas: list[tuple[str, int, int]]) -> None:
-        """Add (party, Δavailable, Δreserved) to existing accounts in one statement.
-
-        The CHECK constraints refuse any bucket going below zero (the caller turns that into
-        a retry); rows must exist (`lock_accounts` creates them).
-        """
-        if not deltas:
-            return
-        values = (
-            select(
-                func.unnest(literal([d[0] for d in deltas], ARRAY(String))).label("party_id"),
-                func.unnest(literal([d[1] for d in deltas], ARRAY(BigInteger))).label("a"),
-                func.unnest(literal([d[2] for d in deltas], ARRAY(BigInteger))).label("r"),
-            )
-        ).subquery("v")
-        await self.session.execute(
-            update(ACCOUNTS)
-            .where(ACCOUNTS.c.party_id == values.c.party_id)
-            .values(
-                available=ACCOUNTS.c.available + values.c.a,
-                reserved=ACCOUNTS.c.reserved + values.c.r,
-            )
-        )
-
-    async def add_entries(
-        self, entries: list[dict[str, Any]], postings: list[dict[str, Any]]
+    async def post(
+        self,
+        deltas: list[tuple[str, int, int]],
+        at: datetime,
+        entries: tuple[list[str], list[str], list[str]],
+        postings: tuple[list[str], list[str], list[str], list[int]],
     ) -> None:
-        if entries:
-            await self.session.execute(insert(ENTRIES), entries)
-            await self.session.execute(insert(POSTINGS), postings)
+        """Add (party, Δavailable, Δreserved) to existing accounts and record the entries
+        (ids, kinds, ref ids) and their postings (entry ids, accounts, parties, amounts), all
+        in one statement.
+
+        The CHECK constraints refuse any bucket going below zero, failing the whole statement
+        (the caller turns that into a retry); rows must exist (`lock_accounts` creates them).
+        """
+        if not entries[0]:
+            return
+        connection = await raw_connection(self.session)
+        changed = await connection.fetchval(
+            _POST,
+            [d[0] for d in deltas],
+            [d[1] for d in deltas],
+            [d[2] for d in deltas],
+            at,
+            *entries,
+            *postings,
+        )
+        if changed != len(deltas):
+            raise RuntimeError(f"{len(deltas) - changed} cash accounts to change do not exist")
 
     async def add_entry(
         self, entry_id: str, kind: str, ref_id: str, at: datetime, postings: list[dict[str, Any]]
     ) -> None:
-        await self.session.execute(
-            insert(ENTRIES).values(id=entry_id, kind=kind, ref_id=ref_id, created_at=at)
-        )
-        await self.session.execute(
-            insert(POSTINGS).values([{"entry_id": entry_id, **p} for p in postings])
+        connection = await raw_connection(self.session)
+        await connection.execute(
+            _ENTRY,
+            entry_id,
+            kind,
+            ref_id,
+            at,
+            [p["account"] for p in postings],
+            [p["party_id"] for p in postings],
+            [p["amount"] for p in postings],
         )
 
     async def entries_of(

@@ -1,25 +1,102 @@
-"""All SQL for signing keys, certificates and the Merkle log."""
+"""All SQL for signing keys, certificates and the Merkle log.
+
+Appending to the log and reading the signer's key run as raw asyncpg on the session's
+connection and transaction (`market.db.raw`, which also says how database errors are raised):
+every certificate-producing transaction takes the log's lock, so the append's round trips and
+statement building serialize the whole market.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Table, insert, select, tuple_, update
+from sqlalchemy import Table, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.certification.merkle import NodeRef
 from market.certification.models import Certificate, LogNode, LogState, SigningKey
+from market.db.raw import raw_connection
 
 KEYS: Table = SigningKey.__table__  # type: ignore[attr-defined]
 NODES: Table = LogNode.__table__  # type: ignore[attr-defined]
 STATE: Table = LogState.__table__  # type: ignore[attr-defined]
 CERTS: Table = Certificate.__table__  # type: ignore[attr-defined]
 
+# The locked log's size, root and peaks: the complete nodes its root folds, one per set bit b of
+# the size, (b, (size >> b) - 1). A peak committed by a transaction this one waited for (on the
+# lock) is not in the statement's snapshot, so it is missing here.
+Tip = tuple[int, bytes, dict[NodeRef, bytes]]
+
+_ACTIVE_KEYS = """
+SELECT party_id, key_id, encrypted_private_key FROM signing_keys
+WHERE party_id = ANY($1::text[]) AND status = 'active'
+"""
+
+_LOCK_TIP = """
+WITH state AS (
+  SELECT tree_size, root_hash FROM log_state WHERE id = 1 FOR UPDATE
+)
+SELECT s.tree_size, s.root_hash, p.levels, p.hashes
+FROM state AS s
+CROSS JOIN LATERAL (
+  SELECT array_agg(n.level) AS levels, array_agg(n.hash) AS hashes
+  FROM generate_series(0, 62) AS b
+  JOIN log_nodes AS n ON n.level = b AND n.idx = (s.tree_size >> b) - 1
+  WHERE (s.tree_size >> b) & 1 = 1
+) AS p
+"""
+
+# Lock the state; if it is the expected ($1 size, $2 root), store the nodes and certificates and
+# move it to ($3, $4); else write nothing and return the state with its peaks (as `_LOCK_TIP`).
+_APPEND = """
+WITH state AS (
+  SELECT tree_size, root_hash FROM log_state WHERE id = 1 FOR UPDATE
+), expected AS (
+  SELECT tree_size = $1 AND root_hash = $2 AS ok FROM state
+), new_state AS (
+  UPDATE log_state SET tree_size = $3, root_hash = $4
+  WHERE id = 1 AND (SELECT ok FROM expected)
+), new_nodes AS (
+  INSERT INTO log_nodes (level, idx, hash)
+  SELECT * FROM unnest($5::smallint[], $6::bigint[], $7::bytea[])
+  WHERE (SELECT ok FROM expected)
+), new_certificates AS (
+  INSERT INTO certificates (id, kind, subject_id, issuer_id, key_id, canonical, payload_hash,
+                            signature, log_index, issued_at)
+  SELECT * FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+                       $13::bytea[], $14::text[], $15::bytea[], $16::bigint[], $17::timestamptz[])
+  WHERE (SELECT ok FROM expected)
+)
+SELECT e.ok, s.tree_size, s.root_hash, p.levels, p.hashes
+FROM state AS s
+CROSS JOIN expected AS e
+CROSS JOIN LATERAL (
+  SELECT array_agg(n.level) AS levels, array_agg(n.hash) AS hashes
+  FROM generate_series(0, 62) AS b
+  JOIN log_nodes AS n ON n.level = b AND n.idx = (s.tree_size >> b) - 1
+  WHERE (s.tree_size >> b) & 1 = 1 AND NOT e.ok
+) AS p
+"""
+
+
+def _tip(size: int, root: bytes, levels: list[int] | None, hashes: list[bytes] | None) -> Tip:
+    peaks = {
+        NodeRef(level, (size >> level) - 1): bytes(value)
+        for level, value in zip(levels or (), hashes or (), strict=True)
+    }
+    return int(size), bytes(root), peaks
+
 
 class KeyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def active_signers(self, party_ids: list[str]) -> dict[str, tuple[str, bytes]]:
+        """party id → (key id, encrypted private key) of the active key, for those with one."""
+        connection = await raw_connection(self.session)
+        rows = await connection.fetch(_ACTIVE_KEYS, party_ids)
+        return {r[0]: (r[1], r[2]) for r in rows}
 
     async def active_for(self, party_id: str) -> SigningKey | None:
         rows = await self.session.execute(
@@ -48,16 +125,44 @@ class LogRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def lock_state(self) -> tuple[int, bytes]:
-        """Lock the log for appending (held until commit); returns (tree_size, root)."""
-        row = (
-            await self.session.execute(
-                select(STATE.c.tree_size, STATE.c.root_hash)
-                .where(STATE.c.id == 1)
-                .with_for_update()
-            )
-        ).one()
-        return int(row.tree_size), bytes(row.root_hash)
+    async def lock_tip(self) -> Tip:
+        """Lock the log for appending (held until commit): its size, root and peaks."""
+        connection = await raw_connection(self.session)
+        row = await connection.fetchrow(_LOCK_TIP)
+        assert row is not None  # log_state always has its one row
+        return _tip(*row)
+
+    async def append(
+        self,
+        expected: tuple[int, bytes],
+        grown: tuple[int, bytes],
+        nodes: list[tuple[NodeRef, bytes]],
+        certificates: list[Certificate],
+    ) -> Tip | None:
+        """Lock the log; if it is at `expected` (size, root), store `nodes` and `certificates`
+        (log indices set) and move it to `grown`, in one round trip, and return None. Otherwise
+        write nothing and return what `lock_tip` returns: the log stays locked either way."""
+        connection = await raw_connection(self.session)
+        row = await connection.fetchrow(
+            _APPEND,
+            *expected,
+            *grown,
+            [r.level for r, _ in nodes],
+            [r.index for r, _ in nodes],
+            [h for _, h in nodes],
+            [c.id for c in certificates],
+            [c.kind for c in certificates],
+            [c.subject_id for c in certificates],
+            [c.issuer_id for c in certificates],
+            [c.key_id for c in certificates],
+            [c.canonical for c in certificates],
+            [c.payload_hash for c in certificates],
+            [c.signature for c in certificates],
+            [c.log_index for c in certificates],
+            [c.issued_at for c in certificates],
+        )
+        assert row is not None  # log_state always has its one row
+        return None if row[0] else _tip(*row[1:])
 
     async def state(self) -> tuple[int, bytes]:
         row = (
@@ -66,11 +171,6 @@ class LogRepository:
             )
         ).one()
         return int(row.tree_size), bytes(row.root_hash)
-
-    async def set_state(self, tree_size: int, root: bytes) -> None:
-        await self.session.execute(
-            update(STATE).where(STATE.c.id == 1).values(tree_size=tree_size, root_hash=root)
-        )
 
     async def fetch(self, refs: Iterable[NodeRef]) -> dict[NodeRef, bytes]:
         wanted = list(dict.fromkeys(refs))
@@ -83,12 +183,6 @@ class LogRepository:
         )
         return {NodeRef(r.level, r.idx): bytes(r.hash) for r in rows}
 
-    async def store(self, nodes: list[tuple[NodeRef, bytes]]) -> None:
-        if nodes:
-            await self.session.execute(
-                insert(NODES), [{"level": r.level, "idx": r.index, "hash": h} for r, h in nodes]
-            )
-
 
 class CertificateRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -96,10 +190,6 @@ class CertificateRepository:
 
     async def add(self, certificate: Certificate) -> None:
         self.session.add(certificate)
-        await self.session.flush()
-
-    async def add_all(self, certificates: list[Certificate]) -> None:
-        self.session.add_all(certificates)
         await self.session.flush()
 
     async def get(self, certificate_id: str) -> Certificate | None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -42,6 +44,35 @@ from market.parties.service import PartyService
 
 SIGNERS = ("registrar", "certifier", "operator")
 PENDING = "pending_certificates"  # session.info key: signed, not yet in the log
+
+
+@dataclass(frozen=True, slots=True)
+class LogTip:
+    """A state of the log: its size, root and peaks (the complete nodes the root folds)."""
+
+    size: int
+    root: bytes
+    peaks: dict[merkle.NodeRef, bytes]
+
+    def extend(self, leaves: list[bytes]) -> tuple[list[tuple[merkle.NodeRef, bytes]], LogTip]:
+        """The nodes to store to append `leaves`, and the log's state afterwards."""
+        nodes = merkle.append_many(self.size, leaves, self.peaks)
+        known = {**self.peaks, **dict(nodes)}
+        size = self.size + len(leaves)
+        peaks = {ref: known[ref] for ref in merkle.root_plan(size)}
+        return nodes, LogTip(size, merkle.root_from(size, peaks), peaks)
+
+
+class _LastTip:
+    """The log's state as this process last extended it. An append expects the log to be there
+    still, computes everything beforehand and writes it in the round trip that takes the lock;
+    the database checks (size, root) under the lock, and the root pins the peaks (it is their
+    hash), so a stale or rolled-back guess only costs a second try, never a wrong node."""
+
+    tip: LogTip | None = None
+
+
+_last = _LastTip()
 
 
 async def append_pending_certificates(session: AsyncSession) -> None:
@@ -90,7 +121,7 @@ class CertificateService:
         self.keys = KeyRepository(session)
         self.log = LogRepository(session)
         self.certificates = CertificateRepository(session)
-        self._keys_cache: dict[str, SigningKey] = {}
+        self._signers: dict[str, tuple[str, Ed25519PrivateKey]] = {}
         self._platform: str | None = None
 
     # keys -----------------------------------------------------------------------------------
@@ -173,12 +204,18 @@ class CertificateService:
         The log lock serializes every certificate-producing transaction, so it is taken as
         late as possible: `append_pending_certificates` runs right before the commit.
         """
+        missing = sorted({item[2] for item in items} - self._signers.keys())
+        if missing:
+            found = await self.keys.active_signers(missing)
+            for issuer_id in missing:
+                if issuer_id not in found:
+                    key = await self.signing_key(issuer_id)
+                    found[issuer_id] = (key.key_id, key.encrypted_private_key)
+                key_id, sealed = found[issuer_id]
+                self._signers[issuer_id] = (key_id, keyring().open(key_id, sealed))
         prepared = []
         for kind, subject_id, issuer_id, facts in items:
-            key = self._keys_cache.get(issuer_id)
-            if key is None:
-                key = self._keys_cache[issuer_id] = await self.signing_key(issuer_id)
-            private_key = keyring().open(key.key_id, key.encrypted_private_key)
+            key_id, private_key = self._signers[issuer_id]
             certificate_id = new_id("crt")
             issued_at = utcnow()
             payload = build_payload(kind, certificate_id, isoformat(issued_at), issuer_id, facts)
@@ -189,7 +226,7 @@ class CertificateService:
                     kind=kind,
                     subject_id=subject_id,
                     issuer_id=issuer_id,
-                    key_id=key.key_id,
+                    key_id=key_id,
                     canonical=canonical,
                     payload_hash=hashlib.sha256(canonical).hexdigest(),
                     signature=sign_bytes(private_key, canonical),
@@ -206,23 +243,40 @@ class CertificateService:
         return await self.issue(kind, subject_id, await self.platform_party_id(), facts)
 
     async def append_pending(self) -> None:
-        """Append this transaction's certificates to the log and store them (before commit)."""
+        """Append this transaction's certificates to the log and store them (before commit).
+
+        One round trip when the log is where this process last left it (one process appends
+        everything, or the other processes have not appended since), else two or three: lock
+        and read the log's peaks, fetch a peak committed while this transaction waited for the
+        lock (if any), write.
+        """
         pending: list[Certificate] = self.session.info.pop(PENDING, [])
         if not pending:
             return
-        size, _ = await self.log.lock_state()
-        count = len(pending)
-        fetched = await self.log.fetch(merkle.append_many_plan(size, count))
         leaves = [merkle.leaf_hash(c.canonical) for c in pending]
-        new_nodes = merkle.append_many(size, leaves, fetched)
-        await self.log.store(new_nodes)
-        known = {**fetched, **dict(new_nodes)}
-        plan = [ref for ref in merkle.root_plan(size + count) if ref not in known]
-        known.update(await self.log.fetch(plan))
-        await self.log.set_state(size + count, merkle.root_from(size + count, known))
-        for offset, certificate in enumerate(pending):
-            certificate.log_index = size + offset
-        await self.certificates.add_all(pending)
+        tip = _last.tip or await self._tip(*await self.log.lock_tip())
+        for _ in range(2):
+            nodes, grown = tip.extend(leaves)
+            _last.tip = grown
+            for offset, certificate in enumerate(pending):
+                certificate.log_index = tip.size + offset
+            found = await self.log.append(
+                (tip.size, tip.root), (grown.size, grown.root), nodes, pending
+            )
+            if found is None:
+                return
+            tip = await self._tip(*found)
+        raise RuntimeError("the log changed while this transaction held its lock")
+
+    async def _tip(self, size: int, root: bytes, peaks: dict[merkle.NodeRef, bytes]) -> LogTip:
+        """The locked log's state, with the peaks its statement's snapshot lacked fetched."""
+        plan = merkle.root_plan(size)
+        missing = [ref for ref in plan if ref not in peaks]
+        if missing:
+            peaks.update(await self.log.fetch(missing))
+        if any(ref not in peaks for ref in plan):
+            raise RuntimeError(f"the log of size {size} lacks some of its nodes")
+        return LogTip(size, root, {ref: peaks[ref] for ref in plan})
 
     async def get(self, certificate_id: str) -> Certificate:
         certificate = await self.certificates.get(certificate_id)

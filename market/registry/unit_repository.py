@@ -1,10 +1,9 @@
 """All SQL for holdings, serial ranges and unit movements.
 
 The statements `UnitLedger.move_many` runs (an order batch's hot path) are raw asyncpg on the
-session's connection (`market.db.raw`), in the session's transaction: one round trip locks the
-holdings and reads their counters and ranges, one writes everything back. Pending ORM changes
-are flushed first, as SQLAlchemy's autoflush did, and PostgreSQL errors are raised as
-SQLAlchemy's `DBAPIError` (what callers, e.g. the sequencer's retry, expect).
+session's connection (`market.db.raw`, which also flushes pending ORM changes and says how
+database errors are raised), in the session's transaction: one round trip locks the holdings
+and reads their counters and ranges, one writes everything back.
 
 Lock order everywhere: holdings rows sorted by (batch_id, party_id), byte order.
 """
@@ -13,11 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
-import asyncpg
 from sqlalchemy import Table, insert, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.db.raw import raw_connection
@@ -165,25 +162,9 @@ def _columns(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> list[list[Any
     return [[row[key] for row in rows] for key in keys]
 
 
-def _database_error(sql: str, error: asyncpg.PostgresError) -> DBAPIError:
-    if isinstance(error, asyncpg.IntegrityConstraintViolationError):
-        return IntegrityError(sql, None, error)
-    return DBAPIError(sql, None, error)
-
-
 class UnitRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        session = self.session
-        if session.new or session.dirty or session.deleted:
-            await session.flush()  # what autoflush did before SQLAlchemy statements
-        connection = await raw_connection(session)
-        try:
-            return cast(list[asyncpg.Record], await connection.fetch(sql, *args))
-        except asyncpg.PostgresError as error:
-            raise _database_error(sql, error) from error
 
     async def lock_pairs(
         self, pairs: list[Pair]
@@ -192,7 +173,10 @@ class UnitRepository:
         deadlocks); their counters and every range they hold, in one round trip (two when
         another transaction changed one of them while this one waited for its lock)."""
         unique = sorted(set(pairs))
-        rows = await self._fetch(_LOCK_AND_READ, [p[0] for p in unique], [p[1] for p in unique])
+        connection = await raw_connection(self.session)
+        rows = await connection.fetch(
+            _LOCK_AND_READ, [p[0] for p in unique], [p[1] for p in unique]
+        )
         counters: dict[Pair, dict[str, int]] = {}
         ranges: list[RangeRow] = []
         stale: list[Pair] = []
@@ -221,12 +205,16 @@ class UnitRepository:
     async def lock_holdings(self, batch_id: str, party_ids: set[str]) -> dict[str, dict[str, int]]:
         """Create missing holding rows, then lock all of them in party order (no deadlocks)."""
         ordered = sorted(party_ids)
-        rows = await self._fetch(_LOCK, [batch_id] * len(ordered), ordered)
+        connection = await raw_connection(self.session)
+        rows = await connection.fetch(_LOCK, [batch_id] * len(ordered), ordered)
         return {r["party_id"]: dict(r) for r in rows}
 
     async def ranges_of_pairs(self, pairs: list[Pair]) -> list[RangeRow]:
         """Every range the given (batch, party) pairs hold, in any bucket, in serial order."""
-        rows = await self._fetch(_RANGES_OF_PAIRS, [p[0] for p in pairs], [p[1] for p in pairs])
+        connection = await raw_connection(self.session)
+        rows = await connection.fetch(
+            _RANGES_OF_PAIRS, [p[0] for p in pairs], [p[1] for p in pairs]
+        )
         return [RangeRow(*r) for r in rows]
 
     async def write(
@@ -240,7 +228,8 @@ class UnitRepository:
         holdings and record movements, in one statement (rows as for the methods below)."""
         if not (delete_ids or ranges or counters or movements):
             return
-        await self._fetch(
+        connection = await raw_connection(self.session)
+        await connection.fetch(
             _WRITE,
             delete_ids,
             *(_columns(ranges, _RANGE_COLUMNS) if ranges else _NO_RANGES),
