@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -20,8 +20,6 @@ from market.db.locking import lock_key
 from market.db.raw import RawConnection, raw_connection
 from market.trading.models import Instrument, OrderState
 
-_ORDER_TIMES = ("created_at", "updated_at", "expires_at")
-
 # The batch's first statement: the instrument's advisory lock and its row, fresh. The row lock
 # (every batch updates the row) makes READ COMMITTED re-read a row another process changed
 # while this statement waited, so the lock and the read need one round trip, not two.
@@ -30,51 +28,47 @@ _LOCK_INSTRUMENT = (
     " WHERE i.symbol = $1 FOR NO KEY UPDATE"
 )
 
-_PREFETCH = """
-SELECT
-  (SELECT coalesce(jsonb_agg(to_jsonb(o)), '[]') FROM orders o
-     JOIN unnest($1::text[], $2::text[]) AS k(p, c) ON o.party_id = k.p AND o.client_order_id = k.c)
-     AS client_orders,
-  (SELECT coalesce(jsonb_agg(jsonb_build_array(id, status)), '[]') FROM parties
-     WHERE id = ANY($3::text[])) AS parties,
-  (SELECT coalesce(jsonb_agg(jsonb_build_array(party_id, available)), '[]') FROM cash_accounts
-     WHERE party_id = ANY($4::text[])) AS cash,
-  (SELECT coalesce(jsonb_agg(jsonb_build_array(h.party_id, h.batch_id, h.available, b.vintage,
-                                               b.region_code, b.period_end)
-                             ORDER BY b.serial_start), '[]')
-     FROM holdings h JOIN batches b ON b.id = h.batch_id
-     WHERE h.party_id = ANY($5::text[]) AND h.available > 0 AND b.product_type = $6) AS units,
-  (SELECT coalesce(jsonb_agg(id ORDER BY expires_at, id), '[]') FROM orders
-     WHERE instrument = $7 AND status IN ('open', 'partially_filled')
-       AND expires_at IS NOT NULL AND expires_at <= $8) AS due,
-  (SELECT coalesce(jsonb_agg(to_jsonb(o)), '[]') FROM orders o WHERE o.id = ANY($9::text[]))
-     AS orders,
-  (SELECT coalesce(jsonb_agg(jsonb_build_array(hold_ref, batch_id, n) ORDER BY hold_ref, first),
-                   '[]')
-     FROM (SELECT hold_ref, batch_id, sum(serial_end - serial_start + 1) AS n,
-                  min(serial_start) AS first
-             FROM unit_ranges WHERE hold_ref = ANY($9::text[]) AND bucket = 'escrowed'
-             GROUP BY hold_ref, batch_id) AS e) AS escrow
-"""
-
-_ORDERS = """
-SELECT
-  (SELECT coalesce(jsonb_agg(to_jsonb(o)), '[]') FROM orders o WHERE o.id = ANY($1::text[]))
-     AS orders,
-  (SELECT coalesce(jsonb_agg(jsonb_build_array(hold_ref, batch_id, n) ORDER BY hold_ref, first),
-                   '[]')
-     FROM (SELECT hold_ref, batch_id, sum(serial_end - serial_start + 1) AS n,
-                  min(serial_start) AS first
-             FROM unit_ranges WHERE hold_ref = ANY($1::text[]) AND bucket = 'escrowed'
-             GROUP BY hold_ref, batch_id) AS e) AS escrow
-"""
-
 _ORDER_COLUMNS = (
     "id, instrument, party_id, client_order_id, side, type, price_fen, quantity, "
     "filled_quantity, remaining_quantity, filled_notional_fen, status, reject_reason, "
     "time_in_force, expires_at, stp, batch_id, engine_seq, reserved_cash_fen, escrowed_units, "
     "created_at, updated_at"
 )
+_ORDER_FIELDS = tuple(_ORDER_COLUMNS.split(", "))
+_ORDER_ROW = "ROW(" + ", ".join(f"o.{c}" for c in _ORDER_FIELDS) + ")"
+
+# Arrays of anonymous records: asyncpg decodes them (in C) into tuples of typed values.
+_ESCROW = """
+  (SELECT array_agg(ROW(hold_ref, batch_id, n) ORDER BY hold_ref, first)
+     FROM (SELECT hold_ref, batch_id, sum(serial_end - serial_start + 1)::bigint AS n,
+                  min(serial_start) AS first
+             FROM unit_ranges WHERE hold_ref = ANY(${ids}::text[]) AND bucket = 'escrowed'
+             GROUP BY hold_ref, batch_id) AS e) AS escrow
+"""
+
+_PREFETCH = f"""
+SELECT
+  (SELECT array_agg({_ORDER_ROW}) FROM orders o
+     JOIN unnest($1::text[], $2::text[]) AS k(p, c) ON o.party_id = k.p AND o.client_order_id = k.c)
+     AS client_orders,
+  (SELECT array_agg(ROW(id, status)) FROM parties WHERE id = ANY($3::text[])) AS parties,
+  (SELECT array_agg(ROW(party_id, available)) FROM cash_accounts
+     WHERE party_id = ANY($4::text[])) AS cash,
+  (SELECT array_agg(ROW(h.party_id, h.batch_id, h.available, b.vintage, b.region_code,
+                        b.period_end) ORDER BY b.serial_start)
+     FROM holdings h JOIN batches b ON b.id = h.batch_id
+     WHERE h.party_id = ANY($5::text[]) AND h.available > 0 AND b.product_type = $6) AS units,
+  (SELECT array_agg(id ORDER BY expires_at, id) FROM orders
+     WHERE instrument = $7 AND status IN ('open', 'partially_filled')
+       AND expires_at IS NOT NULL AND expires_at <= $8) AS due,
+  (SELECT array_agg({_ORDER_ROW}) FROM orders o WHERE o.id = ANY($9::text[])) AS orders,
+{_ESCROW.format(ids=9)}"""
+
+_ORDERS = f"""
+SELECT
+  (SELECT array_agg({_ORDER_ROW}) FROM orders o WHERE o.id = ANY($1::text[])) AS orders,
+{_ESCROW.format(ids=1)}"""
+
 
 _WRITE = f"""
 WITH new_orders AS (
@@ -155,13 +149,6 @@ class BatchWrites:
     settlements: list[dict[str, Any]]
 
 
-def order_from_json(row: dict[str, Any]) -> OrderState:
-    for name in _ORDER_TIMES:
-        if row.get(name) is not None:
-            row[name] = datetime.fromisoformat(row[name])
-    return OrderState(**row)
-
-
 class BatchRepository:
     def __init__(self, connection: RawConnection) -> None:
         self.connection = connection
@@ -211,24 +198,24 @@ class BatchRepository:
         )
         assert row is not None
         found = Prefetched()
-        for data in row["client_orders"]:
-            order = order_from_json(data)
+        for values in row["client_orders"] or ():
+            order = _order(values)
             found.client_orders[(order.party_id, order.client_order_id)] = order
-        found.party_status = {p: s for p, s in row["parties"]}
-        found.cash = {p: int(a) for p, a in row["cash"]}
+        found.party_status = dict(row["parties"] or ())
+        found.cash = dict(row["cash"] or ())
         found.units = {p: [] for p in sellers}
-        for party, batch, available, vintage, region, period_end in row["units"]:
+        for party, batch, available, vintage, region, period_end in row["units"] or ():
             found.units[party].append(
                 {
                     "party_id": party,
                     "batch_id": batch,
-                    "available": int(available),
+                    "available": available,
                     "vintage": vintage,
                     "region_code": region,
-                    "period_end": date.fromisoformat(period_end),
+                    "period_end": period_end,
                 }
             )
-        found.due = list(row["due"])
+        found.due = list(row["due"] or ())
         _orders_into(found, row)
         return found
 
@@ -343,13 +330,17 @@ class BatchRepository:
         )
 
 
+def _order(values: tuple[Any, ...]) -> OrderState:
+    return OrderState(**dict(zip(_ORDER_FIELDS, values, strict=True)))
+
+
 def _orders_into(found: Prefetched, row: asyncpg.Record) -> None:
-    for data in row["orders"]:
-        order = order_from_json(data)
+    for values in row["orders"] or ():
+        order = _order(values)
         found.orders[order.id] = order
         found.escrow[order.id] = []
-    for hold_ref, batch, quantity in row["escrow"]:
-        found.escrow.setdefault(hold_ref, []).append([batch, int(quantity)])
+    for hold_ref, batch, quantity in row["escrow"] or ():
+        found.escrow.setdefault(hold_ref, []).append([batch, quantity])
 
 
 def _columns(rows: list[OrderState], names: tuple[str, ...]) -> list[list[Any]]:
