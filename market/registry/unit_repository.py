@@ -3,7 +3,7 @@
 The statements `UnitLedger.move_many` runs (an order batch's hot path) are raw asyncpg on the
 session's connection (`market.db.raw`, which also flushes pending ORM changes and says how
 database errors are raised), in the session's transaction: one round trip locks the holdings
-and reads their counters and ranges, one writes everything back.
+and reads their counters and the ranges of the owners involved, one writes everything back.
 
 Lock order everywhere: holdings rows sorted by (batch_id, party_id), byte order.
 """
@@ -79,16 +79,24 @@ LEFT JOIN LATERAL (
          array_agg(u.hold_ref ORDER BY u.serial_start) AS hold_refs,
          array_agg(u.serial_start ORDER BY u.serial_start) AS starts,
          array_agg(u.serial_end ORDER BY u.serial_start) AS ends
-  FROM unit_ranges u WHERE u.batch_id = c.batch_id AND u.party_id = c.party_id
+  FROM unnest($3::text[], $4::text[], $5::text[], $6::text[])
+       AS o(batch_id, party_id, bucket, hold_ref)
+  JOIN unit_ranges u ON u.batch_id = o.batch_id AND u.party_id = o.party_id
+       AND u.bucket = o.bucket AND u.hold_ref IS NOT DISTINCT FROM o.hold_ref
+  WHERE o.batch_id = c.batch_id AND o.party_id = c.party_id
 ) r ON c.current
 """
 )
 
-_RANGES_OF_PAIRS = """
+# Only the owners a move touches are read: a seller with hundreds of resting orders holds
+# hundreds of escrowed ranges in the same (batch, party) pair, none of which another order's
+# move needs.
+_RANGES_OF_OWNERS = """
 SELECT u.id, u.batch_id, u.party_id, u.bucket, u.hold_ref, u.serial_start, u.serial_end
-FROM unit_ranges u
-JOIN unnest($1::text[], $2::text[]) AS p(batch_id, party_id)
-  ON u.batch_id = p.batch_id AND u.party_id = p.party_id
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+     AS o(batch_id, party_id, bucket, hold_ref)
+JOIN unit_ranges u ON u.batch_id = o.batch_id AND u.party_id = o.party_id
+     AND u.bucket = o.bucket AND u.hold_ref IS NOT DISTINCT FROM o.hold_ref
 ORDER BY u.serial_start
 """
 
@@ -158,6 +166,19 @@ class RangeRow(NamedTuple):
 Pair = tuple[str, str]
 
 
+def _owner_key(owner: Owner) -> tuple[str, str, str, str]:
+    return (owner.batch_id, owner.party_id, owner.bucket, owner.hold_ref or "")
+
+
+def _owner_columns(owners: list[Owner]) -> list[list[Any]]:
+    return [
+        [o.batch_id for o in owners],
+        [o.party_id for o in owners],
+        [o.bucket for o in owners],
+        [o.hold_ref for o in owners],
+    ]
+
+
 def _columns(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> list[list[Any]]:
     return [[row[key] for row in rows] for key in keys]
 
@@ -167,15 +188,20 @@ class UnitRepository:
         self.session = session
 
     async def lock_pairs(
-        self, pairs: list[Pair]
+        self, pairs: list[Pair], owners: list[Owner]
     ) -> tuple[dict[Pair, dict[str, int]], list[RangeRow]]:
         """Create missing holding rows and lock every (batch, party) pair, sorted (no
-        deadlocks); their counters and every range they hold, in one round trip (two when
-        another transaction changed one of them while this one waited for its lock)."""
+        deadlocks); their counters and the ranges `owners` (of those pairs) hold, in one round
+        trip (two when another transaction changed a pair while this one waited for its
+        lock)."""
         unique = sorted(set(pairs))
+        owners = sorted(set(owners), key=_owner_key)
         connection = await raw_connection(self.session)
         rows = await connection.fetch(
-            _LOCK_AND_READ, [p[0] for p in unique], [p[1] for p in unique]
+            _LOCK_AND_READ,
+            [p[0] for p in unique],
+            [p[1] for p in unique],
+            *_owner_columns(owners),
         )
         counters: dict[Pair, dict[str, int]] = {}
         ranges: list[RangeRow] = []
@@ -199,7 +225,12 @@ class UnitRepository:
                 )
         if stale:
             # The locks are held now: a new statement's snapshot sees their latest ranges.
-            ranges.extend(await self.ranges_of_pairs(stale))
+            stale_pairs = set(stale)
+            ranges.extend(
+                await self.ranges_of_owners(
+                    [o for o in owners if (o.batch_id, o.party_id) in stale_pairs]
+                )
+            )
         return counters, ranges
 
     async def lock_holdings(self, batch_id: str, party_ids: set[str]) -> dict[str, dict[str, int]]:
@@ -209,12 +240,10 @@ class UnitRepository:
         rows = await connection.fetch(_LOCK, [batch_id] * len(ordered), ordered)
         return {r["party_id"]: dict(r) for r in rows}
 
-    async def ranges_of_pairs(self, pairs: list[Pair]) -> list[RangeRow]:
-        """Every range the given (batch, party) pairs hold, in any bucket, in serial order."""
+    async def ranges_of_owners(self, owners: list[Owner]) -> list[RangeRow]:
+        """Every range the given owners hold, in serial order."""
         connection = await raw_connection(self.session)
-        rows = await connection.fetch(
-            _RANGES_OF_PAIRS, [p[0] for p in pairs], [p[1] for p in pairs]
-        )
+        rows = await connection.fetch(_RANGES_OF_OWNERS, *_owner_columns(owners))
         return [RangeRow(*r) for r in rows]
 
     async def write(

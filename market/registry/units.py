@@ -98,7 +98,8 @@ class UnitLedger:
 
     async def move_many(self, moves: list[UnitMove]) -> list[list[SerialRange]]:
         """Apply many moves in two statements: lock the holdings of every batch (sorted) and
-        read their counters and ranges, split and merge in memory, write back what changed.
+        read their counters and the ranges of the owners the moves touch, split and merge in
+        memory, write back what changed.
 
         Oldest serials first, exact splits, adjacent ranges of one owner merge; a source that
         cannot cover a move raises `InsufficientUnits` (nothing is written).
@@ -109,7 +110,8 @@ class UnitLedger:
         for move in moves:
             pairs.add((move.source.batch_id, move.source.party_id))
             pairs.add((move.source.batch_id, move.target.party_id))
-        counters, rows = await self.repo.lock_pairs(sorted(pairs))
+        owners = [owner for move in moves for owner in (move.source, move.target)]
+        counters, rows = await self.repo.lock_pairs(sorted(pairs), owners)
         held: dict[Owner, list[list[int]]] = {}
         original: dict[Owner, list[int]] = {}
         for row in rows:
