@@ -95,7 +95,12 @@ class CashLedger:
 
     async def lock(self, *party_ids: str) -> dict[str, CashBalance]:
         """Create missing accounts and lock them in party order; the balances stay current as
-        this ledger changes them."""
+        this ledger changes them.
+
+        Do not pass the fee party (the platform operator) when settling trades: its account is
+        shared by every instrument and is only ever credited there, so the posting statement
+        locks it itself, after every other lock — held for as short a time as possible, and
+        never waited for while it is held."""
         if not party_ids:
             return {}
         for party_id, available, reserved in await self.repo.lock_accounts(list(party_ids)):
@@ -170,7 +175,8 @@ class CashLedger:
     ) -> list[str]:
         """Several balanced entries at once: net balance changes, entries and postings in one
         statement (the order batch's hot path). Party legs only; the accounts must be locked
-        (`lock`). A bucket that would go negative makes the database refuse the whole statement
+        (`lock`), except a party that is only credited (the fee party), which the statement
+        locks itself. A bucket that would go negative makes the database refuse the whole statement
         (CHECK, raised as `sqlalchemy.exc.IntegrityError`): the caller's transaction fails.
         `ids` lets the caller name the entries beforehand (to reference them in rows written
         earlier)."""

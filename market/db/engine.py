@@ -19,14 +19,18 @@ def async_url(url: str) -> str:
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
-def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str, pool_size: int = 10, server_settings: dict[str, str] | None = None
+) -> AsyncEngine:
     """A pool that keeps its connections: a small overflow, since a connection opened and
-    closed per request costs more than the request itself."""
+    closed per request costs more than the request itself. `server_settings` are PostgreSQL
+    settings for every connection of the pool."""
     return create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=max(2, pool_size // 4),
         pool_pre_ping=False,
+        connect_args={"server_settings": server_settings} if server_settings else {},
     )
 
 

@@ -41,9 +41,10 @@ async def decide_trade(session: AsyncSession, trade_id: str, approve: bool) -> N
             for batch_id in sorted(per_batch)
         ]
     )
-    # Holdings first, then cash: the lock order every transaction follows.
+    # Holdings first, then cash: the lock order every transaction follows. The fee account is
+    # locked last, by the credit itself (see `CashLedger.lock`).
     ledger = CashLedger(session)
-    await ledger.lock(trade.buyer_id, trade.seller_id, platform)
+    await ledger.lock(trade.buyer_id, trade.seller_id)
     total = settlement.cash_amount_fen + settlement.buyer_fee_fen
     if approve:
         settlement.journal_entry_id = await ledger.settle_trade(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.cash.ledger import (
     CashLedger,
@@ -125,7 +125,8 @@ class Statics:
     """What a process may remember across batches: the product-type catalog and the platform
     party (neither changes while the server runs)."""
 
-    def __init__(self) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
         self.product_types: dict[str, ProductType] = {}
         self.platform_id: str | None = None
 
@@ -138,8 +139,14 @@ class Statics:
         return found
 
     async def platform(self, session: AsyncSession) -> str:
+        """The platform party, whose cash account (the fee account) surely exists: batches
+        credit it without locking it first (see `OrderBatch._apply`)."""
         if self.platform_id is None:
-            self.platform_id = await CertificateService(session).platform_party_id()
+            platform_id = await CertificateService(session).platform_party_id()
+            async with self.sessions() as own:  # committed whatever the batch does
+                await CashLedger(own).lock(platform_id)
+                await own.commit()
+            self.platform_id = platform_id
         return self.platform_id
 
 
@@ -541,9 +548,10 @@ class OrderBatch:
     # apply ----------------------------------------------------------------------------------
 
     async def _apply(self) -> None:
-        # Lock order everywhere: holdings, then cash accounts, then the log (at commit). The
-        # cash rows go last — the fee account is shared by every instrument — so they stay
-        # locked only for the balance update, the log append and the commit.
+        # Lock order everywhere: holdings, then the traders' cash accounts, then the fee
+        # account, then the log (at commit). The fee account is shared by every instrument, so
+        # it is never locked up front: the statement that posts the batch's entries credits it
+        # (and locks it) last, and it stays locked only for that, the log append and the commit.
         await self._apply_units()
         for op in self.cash_ops:
             op.entry_id = new_id("jrn")
@@ -576,8 +584,8 @@ class OrderBatch:
         parties = {op.party_id for op in self.cash_ops}
         for op in self.cash_ops:
             if op.settle:
-                parties.update((op.settle["seller_id"], op.settle["fee_party_id"]))
-        await ledger.lock(*parties)
+                parties.add(op.settle["seller_id"])
+        await ledger.lock(*parties)  # not the fee party's: see `_apply`
         entries: list[tuple[str, str, list[Leg]]] = []
         for op in self.cash_ops:
             if op.kind == "reserve":

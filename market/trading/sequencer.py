@@ -30,7 +30,7 @@ class Sequencer:
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self.session_factory = session_factory
         self.books = BookRegistry()
-        self.statics = Statics()
+        self.statics = Statics(session_factory)
         self._queues: dict[str, asyncio.Queue[tuple[BatchCommand, asyncio.Future[object]]]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self.batches = 0
