@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
@@ -46,6 +47,7 @@ from market.trading.stream import instrument_stream
 
 MAX_BODY_BYTES = 1_048_576
 SEQUENCER_POOL = 4
+GC_GEN0_THRESHOLD = 20_000
 # Every statement of an order batch is written for index access. Their plans are prepared
 # once per connection; planned while a table was still small (a new database, before
 # autovacuum's first ANALYZE) some picked sequential scans, and kept them as the table grew
@@ -93,6 +95,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         sequencer_engine = create_engine(database_url, SEQUENCER_POOL, SEQUENCER_SETTINGS)
         sequencer = app.state.sequencer = Sequencer(session_factory(sequencer_engine))
         metrics.registry.register(SequencerCollector(app.state))
+        if settings.market_tune_gc:  # `market serve` (not tests, which build many apps)
+            # Start-up objects (modules, models, compiled SQL) never die: keep them out of the
+            # collector's way, and collect the young generation less often (requests allocate
+            # many short-lived objects; most die by reference counting anyway).
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(GC_GEN0_THRESHOLD, *gc.get_threshold()[1:])
         app.state.peers = app.state.homes = None
         if (
             settings.market_peer_dir is not None

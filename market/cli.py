@@ -60,6 +60,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from market.db.embedded import stop_embedded
     from market.db.migrate import upgrade
 
+    os.environ.setdefault("MARKET_TUNE_GC", "1")  # read by each worker's app (market.app)
     settings = get_settings()
     url, embedded = prepare_database(settings)
     # uvicorn re-raises the SIGTERM/SIGINT it captured once it has shut down; with the

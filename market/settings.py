@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     market_worker_index: int = 0
     market_workers: int = 1
     market_route_orders: bool = True  # hand orders to their instrument's home worker
+    market_tune_gc: bool = False  # set by `market serve`: freeze start-up objects, gen0 20k
 
 
 @lru_cache(maxsize=1)
