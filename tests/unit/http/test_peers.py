@@ -4,72 +4,65 @@ many at once on one connection; an unreachable worker is reported, not waited fo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from market.http.peers import Peers, PeerUnavailable
+from market.http.peers import Handler, Peers, PeerUnavailable
 from market.kit.errors import DomainError, error_from_json, error_to_json
 from market.registry.errors import InsufficientUnits
 
 
-async def test_requests_reach_the_home_worker_and_replies_pair_up() -> None:
+@contextlib.asynccontextmanager
+async def workers(*handlers: Handler) -> AsyncIterator[list[Peers]]:
+    """One started `Peers` per handler (worker i answers with handlers[i])."""
     with tempfile.TemporaryDirectory(prefix="peers-") as directory:
-        seen: list[int] = []
-
-        async def answer(message: dict[str, Any]) -> dict[str, Any]:
-            await asyncio.sleep(0.001 * (50 - message["n"] % 50))  # replies out of order
-            seen.append(message["n"])
-            return {"double": message["n"] * 2}
-
-        async def refuse(message: dict[str, Any]) -> dict[str, Any]:
-            raise AssertionError("worker 0 is never asked")
-
-        first = Peers(Path(directory), 0, 2, refuse)
-        second = Peers(Path(directory), 1, 2, answer)
-        await first.start()
-        await second.start()
+        peers = [Peers(Path(directory), i, 2, h) for i, h in enumerate(handlers)]
+        for worker in peers:
+            await worker.start()
         try:
-            replies = await asyncio.gather(*(first.call(1, {"n": n}) for n in range(200)))
-            assert [r["double"] for r in replies] == [2 * n for n in range(200)]
-            assert sorted(seen) == list(range(200))
+            yield peers
         finally:
-            await first.close()
-            await second.close()
+            for worker in peers:
+                await worker.close()
+
+
+async def test_requests_reach_the_home_worker_and_replies_pair_up() -> None:
+    seen: list[int] = []
+
+    async def answer(message: dict[str, Any]) -> dict[str, Any]:
+        await asyncio.sleep(0.001 * (50 - message["n"] % 50))  # replies out of order
+        seen.append(message["n"])
+        return {"double": message["n"] * 2}
+
+    async def refuse(message: dict[str, Any]) -> dict[str, Any]:
+        raise AssertionError("worker 0 is never asked")
+
+    async with workers(refuse, answer) as (first, _):
+        replies = await asyncio.gather(*(first.call(1, {"n": n}) for n in range(200)))
+        assert [r["double"] for r in replies] == [2 * n for n in range(200)]
+        assert sorted(seen) == list(range(200))
 
 
 async def test_an_unreachable_worker_is_reported() -> None:
-    with tempfile.TemporaryDirectory(prefix="peers-") as directory:
+    async def never(message: dict[str, Any]) -> dict[str, Any]:
+        raise AssertionError
 
-        async def never(message: dict[str, Any]) -> dict[str, Any]:
-            raise AssertionError
-
-        alone = Peers(Path(directory), 0, 2, never)
-        await alone.start()
-        try:
-            with pytest.raises(PeerUnavailable):
-                await alone.call(1, {"n": 1})
-        finally:
-            await alone.close()
+    async with workers(never) as (alone,):
+        with pytest.raises(PeerUnavailable):
+            await alone.call(1, {"n": 1})
 
 
 async def test_a_failing_handler_still_answers() -> None:
-    with tempfile.TemporaryDirectory(prefix="peers-") as directory:
+    async def broken(message: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("boom")
 
-        async def broken(message: dict[str, Any]) -> dict[str, Any]:
-            raise RuntimeError("boom")
-
-        first = Peers(Path(directory), 0, 2, broken)
-        second = Peers(Path(directory), 1, 2, broken)
-        await first.start()
-        await second.start()
-        try:
-            assert await first.call(1, {}) == {"unavailable": True}
-        finally:
-            await first.close()
-            await second.close()
+    async with workers(broken, broken) as (first, _):
+        assert await first.call(1, {}) == {"unavailable": True}
 
 
 def test_domain_errors_cross_processes_intact() -> None:
