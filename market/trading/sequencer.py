@@ -60,6 +60,7 @@ class Sequencer:
     ) -> None:
         while True:
             batch = [await queue.get()]
+            await asyncio.sleep(0)  # let requests already parsed join this batch
             while len(batch) < MAX_BATCH and not queue.empty():
                 batch.append(queue.get_nowait())
             commands = [command for command, _ in batch]
