@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET.encode())
 _lock = threading.Lock()
 _last = 0
 
@@ -24,8 +26,11 @@ def new_id(prefix: str) -> str:
         if value >> 80 <= _last >> 80:
             value = _last + 1
         _last = value
-    chars = []
-    for _ in range(26):
-        chars.append(_ALPHABET[value & 31])
-        value >>= 5
-    return f"{prefix}_{''.join(reversed(chars))}"
+    return f"{prefix}_{encode(value)}"
+
+
+def encode(value: int) -> str:
+    """A 128-bit value as 26 Crockford base-32 digits (lower case), most significant first."""
+    # 26 digits are the top 130 bits of a 136-bit (17-byte) field: RFC 4648 base32 (in C),
+    # mapped to Crockford's alphabet.
+    return base64.b32encode((value << 6).to_bytes(17, "big"))[:26].translate(_CROCKFORD).decode()

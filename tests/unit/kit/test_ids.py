@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from market.kit.ids import new_id
+import random
+
+from market.kit.ids import encode, new_id
 
 
 def test_ids_made_one_after_another_sort_in_that_order() -> None:
@@ -10,3 +12,14 @@ def test_ids_made_one_after_another_sort_in_that_order() -> None:
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
     assert all(i.startswith("trd_") and len(i) == 30 for i in ids)
+
+
+def test_encoding_is_crockford_base32_of_the_value() -> None:
+    alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+
+    def digit_by_digit(value: int) -> str:
+        return "".join(alphabet[(value >> (5 * i)) & 31] for i in reversed(range(26)))
+
+    rng = random.Random(7)
+    for value in [0, 1, 31, 32, (1 << 128) - 1, *(rng.getrandbits(128) for _ in range(2_000))]:
+        assert encode(value) == digit_by_digit(value)
