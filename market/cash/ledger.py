@@ -112,11 +112,6 @@ class CashLedger:
         row = await self.repo.read_account(party_id)
         return CashBalance(*row) if row else CashBalance(0, 0)
 
-    async def available_of(self, party_ids: list[str]) -> dict[str, int]:
-        """Available cash of several parties in one read (0 for a party without an account)."""
-        found = await self.repo.read_available(party_ids) if party_ids else {}
-        return {p: found.get(p, 0) for p in party_ids}
-
     async def reserve(self, party_id: str, amount: int, *, kind: str, ref_id: str) -> None:
         """available → reserved. Raises `InsufficientFunds` if available < amount; 0 is a no-op."""
         if _non_negative(amount) == 0:

@@ -122,14 +122,6 @@ class CashRepository:
             rows = await connection.fetch(_READ, ordered)
         return sorted((r[0], r[1], r[2]) for r in rows)
 
-    async def read_available(self, party_ids: list[str]) -> dict[str, int]:
-        rows = await self.session.execute(
-            select(ACCOUNTS.c.party_id, ACCOUNTS.c.available).where(
-                ACCOUNTS.c.party_id.in_(party_ids)
-            )
-        )
-        return {r.party_id: r.available for r in rows}
-
     async def read_account(self, party_id: str) -> tuple[int, int] | None:
         row = (
             await self.session.execute(

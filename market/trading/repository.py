@@ -1,14 +1,14 @@
-"""All SQL for instruments, orders, the book command log, trades and settlements."""
+"""SQL for instruments, orders, the book command log, trades and settlements (the order
+batch's own statements are in `batch_repository.py`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, tuple_, update
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.registry.models import Batch, Holding, UnitRange
 from market.trading.models import (
     OPEN_STATUSES,
     BookCommand,
@@ -25,9 +25,6 @@ EVENTS: Table = OrderEvent.__table__  # type: ignore[attr-defined]
 COMMANDS: Table = BookCommand.__table__  # type: ignore[attr-defined]
 TRADES: Table = Trade.__table__  # type: ignore[attr-defined]
 SETTLEMENTS: Table = Settlement.__table__  # type: ignore[attr-defined]
-BATCHES: Table = Batch.__table__  # type: ignore[attr-defined]
-HOLDINGS: Table = Holding.__table__  # type: ignore[attr-defined]
-RANGES: Table = UnitRange.__table__  # type: ignore[attr-defined]
 
 
 class TradingRepository:
@@ -53,19 +50,6 @@ class TradingRepository:
         )
         return list(rows.scalars())
 
-    async def save_instrument_counters(self, instrument: Instrument) -> None:
-        await self.session.execute(
-            update(INSTRUMENTS)
-            .where(INSTRUMENTS.c.symbol == instrument.symbol)
-            .values(
-                seq=instrument.seq,
-                command_seq=instrument.command_seq,
-                next_order_seq=instrument.next_order_seq,
-                trade_seq=instrument.trade_seq,
-                last_price_fen=instrument.last_price_fen,
-            )
-        )
-
     # the command log and the resting book ---------------------------------------------------
 
     async def commands_after(self, symbol: str, seq: int) -> list[dict[str, Any]]:
@@ -75,18 +59,6 @@ class TradingRepository:
             .order_by(COMMANDS.c.seq)
         )
         return [r[0] for r in rows]
-
-    async def append_commands(
-        self, symbol: str, first_seq: int, commands: list[dict[str, Any]]
-    ) -> None:
-        if commands:
-            await self.session.execute(
-                insert(COMMANDS),
-                [
-                    {"instrument": symbol, "seq": first_seq + i, "command": c}
-                    for i, c in enumerate(commands)
-                ],
-            )
 
     async def resting_orders(self, symbol: str) -> list[Order]:
         rows = await self.session.execute(
@@ -104,29 +76,6 @@ class TradingRepository:
 
     async def order(self, order_id: str) -> Order | None:
         return await self.session.get(Order, order_id)
-
-    async def orders_by_client_ids(
-        self, keys: list[tuple[str, str]]
-    ) -> dict[tuple[str, str], Order]:
-        if not keys:
-            return {}
-        rows = await self.session.execute(
-            select(Order).where(tuple_(ORDERS.c.party_id, ORDERS.c.client_order_id).in_(keys))
-        )
-        return {(o.party_id, o.client_order_id): o for o in rows.scalars()}
-
-    async def due_orders(self, symbol: str, now: datetime) -> list[str]:
-        rows = await self.session.execute(
-            select(ORDERS.c.id)
-            .where(
-                ORDERS.c.instrument == symbol,
-                ORDERS.c.status.in_(OPEN_STATUSES),
-                ORDERS.c.expires_at.is_not(None),
-                ORDERS.c.expires_at <= now,
-            )
-            .order_by(ORDERS.c.expires_at, ORDERS.c.id)
-        )
-        return list(rows.scalars())
 
     async def list_orders(
         self,
@@ -147,10 +96,6 @@ class TradingRepository:
         if cursor:
             query = query.where(ORDERS.c.id > cursor)
         return list((await self.session.execute(query)).scalars())
-
-    async def add_events(self, events: list[dict[str, Any]]) -> None:
-        if events:
-            await self.session.execute(insert(EVENTS), events)
 
     async def order_events(self, order_id: str) -> list[OrderEvent]:
         rows = await self.session.execute(
@@ -173,55 +118,7 @@ class TradingRepository:
             )
         return fills
 
-    # units the seller can deliver -----------------------------------------------------------
-
-    async def deliverable_batches(
-        self, party_ids: list[str], product_type: str
-    ) -> dict[str, list[dict[str, Any]]]:
-        """Each party's available units of a product type per batch, oldest batch first."""
-        if not party_ids:
-            return {}
-        rows = await self.session.execute(
-            select(
-                HOLDINGS.c.party_id,
-                HOLDINGS.c.batch_id,
-                HOLDINGS.c.available,
-                BATCHES.c.vintage,
-                BATCHES.c.region_code,
-                BATCHES.c.period_end,
-            )
-            .join(BATCHES, BATCHES.c.id == HOLDINGS.c.batch_id)
-            .where(
-                HOLDINGS.c.party_id.in_(party_ids),
-                HOLDINGS.c.available > 0,
-                BATCHES.c.product_type == product_type,
-            )
-            .order_by(BATCHES.c.serial_start)
-        )
-        found: dict[str, list[dict[str, Any]]] = {p: [] for p in party_ids}
-        for r in rows:
-            found[r.party_id].append(dict(r._mapping))
-        return found
-
-    async def escrow_by_batch(self, hold_ref: str) -> list[tuple[str, int]]:
-        """Units escrowed behind `hold_ref` per batch, in serial order."""
-        rows = await self.session.execute(
-            select(RANGES.c.batch_id, func.sum(RANGES.c.serial_end - RANGES.c.serial_start + 1))
-            .where(RANGES.c.hold_ref == hold_ref, RANGES.c.bucket == "escrowed")
-            .group_by(RANGES.c.batch_id)
-            .order_by(func.min(RANGES.c.serial_start))
-        )
-        return [(r[0], int(r[1])) for r in rows]
-
     # trades ---------------------------------------------------------------------------------
-
-    async def add_trades(
-        self, trades: list[dict[str, Any]], settlements: list[dict[str, Any]]
-    ) -> None:
-        if trades:
-            await self.session.execute(insert(TRADES), trades)
-        if settlements:
-            await self.session.execute(insert(SETTLEMENTS), settlements)
 
     async def trade(self, trade_id: str) -> Trade | None:
         return await self.session.get(Trade, trade_id)

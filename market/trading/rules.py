@@ -43,7 +43,8 @@ def precheck(
 def eligible(
     holding: dict[str, Any], instrument: Instrument, product_type: ProductType, today: date
 ) -> bool:
-    """Whether a batch (as a `deliverable_batches` row) can be delivered into the instrument."""
+    """Whether a batch (a holding as `BatchRepository.prefetch` returns it) can be delivered
+    into the instrument."""
     rules = instrument.eligibility
     if rules.get("vintage_from") is not None and holding["vintage"] < rules["vintage_from"]:
         return False
