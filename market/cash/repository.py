@@ -90,14 +90,6 @@ RETURNING a.available, a.reserved
 
 _EXTERNAL = "UPDATE external_accounts SET balance = balance + $2 WHERE name = $1"
 
-_ENTRY = """
-WITH entry AS (
-  INSERT INTO journal_entries (id, kind, ref_id, created_at) VALUES ($1::text, $2, $3, $4)
-)
-INSERT INTO postings (entry_id, account, party_id, amount)
-SELECT $1::text, * FROM unnest($5::text[], $6::text[], $7::bigint[])
-"""
-
 
 class CashRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -183,16 +175,17 @@ class CashRepository:
     async def add_entry(
         self, entry_id: str, kind: str, ref_id: str, at: datetime, postings: list[dict[str, Any]]
     ) -> None:
-        connection = await raw_connection(self.session)
-        await connection.execute(
-            _ENTRY,
-            entry_id,
-            kind,
-            ref_id,
+        """One journal entry with its postings (balances are changed by the caller)."""
+        await self.post(
+            [],
             at,
-            [p["account"] for p in postings],
-            [p["party_id"] for p in postings],
-            [p["amount"] for p in postings],
+            ([entry_id], [kind], [ref_id]),
+            (
+                [entry_id] * len(postings),
+                [p["account"] for p in postings],
+                [p["party_id"] for p in postings],
+                [p["amount"] for p in postings],
+            ),
         )
 
     async def entries_of(

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.certification.merkle import NodeRef
 from market.certification.models import Certificate, LogNode, LogState, SigningKey
-from market.db.raw import raw_connection
+from market.db.raw import attribute_columns, raw_connection
 
 KEYS: Table = SigningKey.__table__  # type: ignore[attr-defined]
 NODES: Table = LogNode.__table__  # type: ignore[attr-defined]
@@ -33,23 +33,40 @@ SELECT party_id, key_id, encrypted_private_key FROM signing_keys
 WHERE party_id = ANY($1::text[]) AND status = 'active'
 """
 
-_LOCK_TIP = """
+# The peaks of the locked state `s`, read only when {condition} holds.
+_PEAKS = """
+CROSS JOIN LATERAL (
+  SELECT array_agg(n.level) AS levels, array_agg(n.hash) AS hashes
+  FROM generate_series(0, 62) AS b
+  JOIN log_nodes AS n ON n.level = b AND n.idx = (s.tree_size >> b) - 1
+  WHERE (s.tree_size >> b) & 1 = 1 AND {condition}
+) AS p
+"""
+
+_LOCK_TIP = f"""
 WITH state AS (
   SELECT tree_size, root_hash FROM log_state WHERE id = 1 FOR UPDATE
 )
 SELECT s.tree_size, s.root_hash, p.levels, p.hashes
 FROM state AS s
-CROSS JOIN LATERAL (
-  SELECT array_agg(n.level) AS levels, array_agg(n.hash) AS hashes
-  FROM generate_series(0, 62) AS b
-  JOIN log_nodes AS n ON n.level = b AND n.idx = (s.tree_size >> b) - 1
-  WHERE (s.tree_size >> b) & 1 = 1
-) AS p
-"""
+{_PEAKS.format(condition="true")}"""
+
+_CERTIFICATE_COLUMNS = (
+    "id",
+    "kind",
+    "subject_id",
+    "issuer_id",
+    "key_id",
+    "canonical",
+    "payload_hash",
+    "signature",
+    "log_index",
+    "issued_at",
+)
 
 # Lock the state; if it is the expected ($1 size, $2 root), store the nodes and certificates and
 # move it to ($3, $4); else write nothing and return the state with its peaks (as `_LOCK_TIP`).
-_APPEND = """
+_APPEND = f"""
 WITH state AS (
   SELECT tree_size, root_hash FROM log_state WHERE id = 1 FOR UPDATE
 ), expected AS (
@@ -71,13 +88,7 @@ WITH state AS (
 SELECT e.ok, s.tree_size, s.root_hash, p.levels, p.hashes
 FROM state AS s
 CROSS JOIN expected AS e
-CROSS JOIN LATERAL (
-  SELECT array_agg(n.level) AS levels, array_agg(n.hash) AS hashes
-  FROM generate_series(0, 62) AS b
-  JOIN log_nodes AS n ON n.level = b AND n.idx = (s.tree_size >> b) - 1
-  WHERE (s.tree_size >> b) & 1 = 1 AND NOT e.ok
-) AS p
-"""
+{_PEAKS.format(condition="NOT e.ok")}"""
 
 
 def _tip(size: int, root: bytes, levels: list[int] | None, hashes: list[bytes] | None) -> Tip:
@@ -150,16 +161,7 @@ class LogRepository:
             [r.level for r, _ in nodes],
             [r.index for r, _ in nodes],
             [h for _, h in nodes],
-            [c.id for c in certificates],
-            [c.kind for c in certificates],
-            [c.subject_id for c in certificates],
-            [c.issuer_id for c in certificates],
-            [c.key_id for c in certificates],
-            [c.canonical for c in certificates],
-            [c.payload_hash for c in certificates],
-            [c.signature for c in certificates],
-            [c.log_index for c in certificates],
-            [c.issued_at for c in certificates],
+            *attribute_columns(certificates, _CERTIFICATE_COLUMNS),
         )
         assert row is not None  # log_state always has its one row
         return None if row[0] else _tip(*row[1:])

@@ -14,11 +14,22 @@ asyncpg directly through this, in the same transaction as everything else the se
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 import asyncpg
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def columns(rows: Sequence[Mapping[str, Any]], keys: Iterable[str]) -> list[list[Any]]:
+    """Rows as one list per key: the arrays a statement `unnest`s."""
+    return [[row[key] for row in rows] for key in keys]
+
+
+def attribute_columns(rows: Sequence[object], names: Iterable[str]) -> list[list[Any]]:
+    """Objects as one list per attribute: the arrays a statement `unnest`s."""
+    return [[getattr(row, name) for row in rows] for name in names]
 
 
 def database_error(statement: str, error: asyncpg.PostgresError) -> DBAPIError:

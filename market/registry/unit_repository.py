@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.db.raw import raw_connection
+from market.db.raw import attribute_columns, columns, raw_connection
 from market.registry.models import Holding, UnitRange
 
 HOLDINGS: Table = Holding.__table__  # type: ignore[attr-defined]
@@ -60,13 +60,6 @@ WITH wanted AS (
   FROM wanted w LEFT JOIN locked l ON l.batch_id = w.batch_id AND l.party_id = w.party_id
 )
 """
-
-_LOCK = (
-    _LOCK_CTE
-    + """SELECT batch_id, party_id, available, escrowed, pledged, retired FROM counted
-ORDER BY batch_id COLLATE "C", party_id COLLATE "C"
-"""
-)
 
 _LOCK_AND_READ = (
     _LOCK_CTE
@@ -138,10 +131,6 @@ SELECT * FROM unnest($14::text[], $15::bigint[], $16::bigint[], $17::text[], $18
 _WRITE = f"""WITH {_DELETE_RANGES}, {_INSERT_RANGES}, {_SET_COUNTERS}
 {_INSERT_MOVEMENTS}"""
 
-_NO_RANGES: list[list[Any]] = [[] for _ in _RANGE_COLUMNS]
-_NO_COUNTERS: list[list[Any]] = [[] for _ in _COUNTER_KEYS]
-_NO_MOVEMENTS: list[list[Any]] = [[] for _ in _MOVEMENT_COLUMNS]
-
 
 @dataclass(frozen=True, slots=True)
 class Owner:
@@ -171,16 +160,7 @@ def _owner_key(owner: Owner) -> tuple[str, str, str, str]:
 
 
 def _owner_columns(owners: list[Owner]) -> list[list[Any]]:
-    return [
-        [o.batch_id for o in owners],
-        [o.party_id for o in owners],
-        [o.bucket for o in owners],
-        [o.hold_ref for o in owners],
-    ]
-
-
-def _columns(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> list[list[Any]]:
-    return [[row[key] for row in rows] for key in keys]
+    return attribute_columns(owners, ("batch_id", "party_id", "bucket", "hold_ref"))
 
 
 class UnitRepository:
@@ -233,13 +213,6 @@ class UnitRepository:
             )
         return counters, ranges
 
-    async def lock_holdings(self, batch_id: str, party_ids: set[str]) -> dict[str, dict[str, int]]:
-        """Create missing holding rows, then lock all of them in party order (no deadlocks)."""
-        ordered = sorted(party_ids)
-        connection = await raw_connection(self.session)
-        rows = await connection.fetch(_LOCK, [batch_id] * len(ordered), ordered)
-        return {r["party_id"]: dict(r) for r in rows}
-
     async def ranges_of_owners(self, owners: list[Owner]) -> list[RangeRow]:
         """Every range the given owners hold, in serial order."""
         connection = await raw_connection(self.session)
@@ -254,27 +227,17 @@ class UnitRepository:
         movements: list[dict[str, Any]],
     ) -> None:
         """Delete ranges by id, insert ranges, set absolute counters of (already locked)
-        holdings and record movements, in one statement (rows as for the methods below)."""
+        holdings and record movements, in one statement."""
         if not (delete_ids or ranges or counters or movements):
             return
         connection = await raw_connection(self.session)
         await connection.fetch(
             _WRITE,
             delete_ids,
-            *(_columns(ranges, _RANGE_COLUMNS) if ranges else _NO_RANGES),
-            *(_columns(counters, _COUNTER_KEYS) if counters else _NO_COUNTERS),
-            *(_columns(movements, _MOVEMENT_COLUMNS) if movements else _NO_MOVEMENTS),
+            *columns(ranges, _RANGE_COLUMNS),
+            *columns(counters, _COUNTER_KEYS),
+            *columns(movements, _MOVEMENT_COLUMNS),
         )
-
-    async def replace_ranges(self, delete_ids: list[int], rows: list[dict[str, Any]]) -> None:
-        await self.write(delete_ids, rows, [], [])
-
-    async def set_counters(self, rows: list[dict[str, Any]]) -> None:
-        """Absolute bucket counters per (batch, party), one statement."""
-        await self.write([], [], rows, [])
-
-    async def record_movements(self, rows: list[dict[str, Any]]) -> None:
-        await self.write([], [], [], rows)
 
     async def create_holding(self, batch_id: str, party_id: str, available: int) -> None:
         await self.session.execute(

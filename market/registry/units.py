@@ -83,9 +83,6 @@ class UnitLedger:
     def __init__(self, session: AsyncSession) -> None:
         self.repo = UnitRepository(session)
 
-    async def lock(self, batch_id: str, *party_ids: str) -> dict[str, dict[str, int]]:
-        return await self.repo.lock_holdings(batch_id, set(party_ids))
-
     async def issue(self, batch_id: str, owner_id: str, start: int, end: int, ref_id: str) -> None:
         target = Owner(batch_id, owner_id, "available")
         await self.repo.create_holding(batch_id, owner_id, end - start + 1)

@@ -17,7 +17,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.db.locking import lock_key
-from market.db.raw import RawConnection, raw_connection
+from market.db.raw import RawConnection, attribute_columns, columns, raw_connection
 from market.trading.models import Instrument, OrderState
 
 # The batch's first statement: the instrument's advisory lock and its row, fresh. The row lock
@@ -240,34 +240,8 @@ class BatchRepository:
         i = w.instrument
         await self.connection.execute(
             _WRITE,
-            *_columns(
-                new,
-                (
-                    "id",
-                    "instrument",
-                    "party_id",
-                    "client_order_id",
-                    "side",
-                    "type",
-                    "price_fen",
-                    "quantity",
-                    "filled_quantity",
-                    "remaining_quantity",
-                    "filled_notional_fen",
-                    "status",
-                    "reject_reason",
-                    "time_in_force",
-                    "expires_at",
-                    "stp",
-                    "batch_id",
-                    "engine_seq",
-                    "reserved_cash_fen",
-                    "escrowed_units",
-                    "created_at",
-                    "updated_at",
-                ),
-            ),
-            *_columns(
+            *attribute_columns(new, _ORDER_FIELDS),
+            *attribute_columns(
                 changed,
                 (
                     "id",
@@ -284,12 +258,12 @@ class BatchRepository:
             ),
             i.symbol,
             w.now,
-            *_keys(
+            *columns(
                 events, ("order_id", "seq", "kind", "quantity", "price_fen", "trade_id", "reason")
             ),
             [w.first_command_seq + n for n in range(len(w.commands))],
             [json.dumps(c, separators=(",", ":")) for c in w.commands],
-            *_keys(
+            *columns(
                 trades,
                 (
                     "id",
@@ -306,7 +280,7 @@ class BatchRepository:
                     "certificate_id",
                 ),
             ),
-            *_keys(
+            *columns(
                 [
                     {**s, "ranges": json.dumps(s["ranges"], separators=(",", ":"))}
                     for s in settlements
@@ -341,11 +315,3 @@ def _orders_into(found: Prefetched, row: asyncpg.Record) -> None:
         found.escrow[order.id] = []
     for hold_ref, batch, quantity in row["escrow"] or ():
         found.escrow.setdefault(hold_ref, []).append([batch, quantity])
-
-
-def _columns(rows: list[OrderState], names: tuple[str, ...]) -> list[list[Any]]:
-    return [[getattr(row, name) for row in rows] for name in names]
-
-
-def _keys(rows: list[dict[str, Any]], names: tuple[str, ...]) -> list[list[Any]]:
-    return [[row[name] for row in rows] for name in names]

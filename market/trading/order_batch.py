@@ -231,12 +231,18 @@ class OrderBatch:
 
     # compute --------------------------------------------------------------------------------
 
+    async def _load(self, order_id: str) -> None:
+        """An order the prefetch did not bring, with what it holds in escrow."""
+        found = await self.db.orders([order_id])
+        for known_id, order in found.orders.items():
+            self.orders.setdefault(known_id, order)
+        for ref, allocation in found.escrow.items():
+            self.escrow.setdefault(ref, allocation)
+        self.escrow.setdefault(order_id, [])
+
     async def _order(self, order_id: str) -> OrderState | None:
         if order_id not in self.orders:
-            found = await self.db.orders([order_id])
-            self.orders.update(found.orders)
-            for ref, allocation in found.escrow.items():
-                self.escrow.setdefault(ref, allocation)
+            await self._load(order_id)
         return self.orders.get(order_id)
 
     async def _known_order(self, order_id: str) -> OrderState:
@@ -425,8 +431,7 @@ class OrderBatch:
 
     async def _allocation(self, order: OrderState) -> list[list[Any]]:
         if order.id not in self.escrow:
-            found = await self.db.orders([order.id])
-            self.escrow[order.id] = found.escrow.get(order.id, [])
+            await self._load(order.id)
         return self.escrow[order.id]
 
     async def _fill(self, event: Trade) -> None:
