@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
@@ -60,6 +61,24 @@ class Certificate(SQLModel, table=True):
     signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     log_index: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
     issued_at: datetime = Field(sa_column=timestamp())
+
+
+@dataclass(slots=True)
+class SignedCertificate:
+    """A certificate signed in this transaction, waiting to join the log at commit (a row of
+    `certificates` once appended; a plain object because building an ORM one costs more than
+    signing it)."""
+
+    id: str
+    kind: str
+    subject_id: str
+    issuer_id: str
+    key_id: str
+    canonical: bytes
+    payload_hash: str
+    signature: bytes
+    log_index: int
+    issued_at: datetime
 
 
 class LogNode(SQLModel, table=True):

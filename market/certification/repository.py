@@ -15,7 +15,13 @@ from sqlalchemy import Table, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.certification.merkle import NodeRef
-from market.certification.models import Certificate, LogNode, LogState, SigningKey
+from market.certification.models import (
+    Certificate,
+    LogNode,
+    LogState,
+    SignedCertificate,
+    SigningKey,
+)
 from market.db.raw import attribute_columns, raw_connection
 
 KEYS: Table = SigningKey.__table__  # type: ignore[attr-defined]
@@ -148,7 +154,7 @@ class LogRepository:
         expected: tuple[int, bytes],
         grown: tuple[int, bytes],
         nodes: list[tuple[NodeRef, bytes]],
-        certificates: list[Certificate],
+        certificates: list[SignedCertificate],
     ) -> Tip | None:
         """Lock the log; if it is at `expected` (size, root), store `nodes` and `certificates`
         (log indices set) and move it to `grown`, in one round trip, and return None. Otherwise

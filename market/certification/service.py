@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from market.certification import merkle
 from market.certification.errors import InvalidProofRequest, KeyAlreadyRevoked, LogNotReady
 from market.certification.keyring import keyring
-from market.certification.models import Certificate, SigningKey
+from market.certification.models import Certificate, SignedCertificate, SigningKey
 from market.certification.offline import VerificationResult, verify_certificate
 from market.certification.payloads import build_payload
 from market.certification.repository import CertificateRepository, KeyRepository, LogRepository
@@ -192,13 +192,13 @@ class CertificateService:
 
     async def issue(
         self, kind: str, subject_id: str, issuer_id: str, facts: Mapping[str, Any]
-    ) -> Certificate:
+    ) -> SignedCertificate:
         """Sign `facts` as `issuer_id` and append the certificate to the log."""
         return (await self.issue_many([(kind, subject_id, issuer_id, facts)]))[0]
 
     async def issue_many(
         self, items: list[tuple[str, str, str, Mapping[str, Any]]]
-    ) -> list[Certificate]:
+    ) -> list[SignedCertificate]:
         """Sign several facts now; they join the log when the transaction commits.
 
         The log lock serializes every certificate-producing transaction, so it is taken as
@@ -221,7 +221,7 @@ class CertificateService:
             payload = build_payload(kind, certificate_id, isoformat(issued_at), issuer_id, facts)
             canonical = canonical_bytes(payload)
             prepared.append(
-                Certificate(
+                SignedCertificate(
                     id=certificate_id,
                     kind=kind,
                     subject_id=subject_id,
@@ -239,7 +239,7 @@ class CertificateService:
 
     async def issue_as_platform(
         self, kind: str, subject_id: str, facts: Mapping[str, Any]
-    ) -> Certificate:
+    ) -> SignedCertificate:
         return await self.issue(kind, subject_id, await self.platform_party_id(), facts)
 
     async def append_pending(self) -> None:
@@ -250,7 +250,7 @@ class CertificateService:
         and read the log's peaks, fetch a peak committed while this transaction waited for the
         lock (if any), write.
         """
-        pending: list[Certificate] = self.session.info.pop(PENDING, [])
+        pending: list[SignedCertificate] = self.session.info.pop(PENDING, [])
         if not pending:
             return
         leaves = [merkle.leaf_hash(c.canonical) for c in pending]

@@ -11,4 +11,6 @@ def utcnow() -> datetime:
 
 def isoformat(value: datetime) -> str:
     """RFC 3339 UTC with microseconds, e.g. `2026-11-23T19:20:50.123456Z`."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"  # drop "+00:00"

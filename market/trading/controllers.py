@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from litestar import Controller, Response, delete, get, post
+from litestar import Controller, MediaType, Response, delete, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, QueryParameter
 
@@ -121,11 +122,14 @@ class OrderController(Controller):
         # connection back to the pool while the batch runs.
         await db_session.close()
         placed = await place_order(state.sequencer, caller, data, state.peers, state.homes)
-        if isinstance(placed, Forwarded):
-            body = placed.body
-        else:
-            body = await placed_out(placed, db_session)
-        return Response(body, status_code=200 if placed.replayed else 201)
+        status = 200 if placed.replayed else 201
+        if isinstance(placed, Forwarded):  # the home worker's OrderOut, relayed as it came
+            relayed: Response[Any] = Response(
+                placed.body, media_type=MediaType.JSON, status_code=status
+            )
+            return relayed
+        body = await placed_out(placed, lambda: nullcontext(db_session))
+        return Response(body, status_code=status)
 
     @get("/orders/{order_id:str}")
     async def get_order(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,9 +26,10 @@ from market.trading.views import order_out
 
 @dataclass(frozen=True, slots=True)
 class Forwarded:
-    """An order placed by the instrument's home worker: its answer, ready to send."""
+    """An order placed by the instrument's home worker: its answer, already rendered as the
+    JSON of an `OrderOut` (relayed as it came, not parsed and rendered again)."""
 
-    body: OrderOut
+    body: bytes
     replayed: bool
 
 
@@ -56,7 +59,7 @@ async def place_order(
         if "error" in reply:
             raise error_from_json(reply["error"])
         if "order" in reply:
-            return Forwarded(OrderOut.model_validate_json(reply["order"]), bool(reply["replayed"]))
+            return Forwarded(reply["order"].encode(), bool(reply["replayed"]))
     return await _place_here(sequencer, caller, data)
 
 
@@ -68,11 +71,15 @@ async def _place_here(sequencer: Sequencer, caller: Caller, data: OrderCreate) -
     return result
 
 
-async def placed_out(placed: Placed, session: AsyncSession) -> OrderOut:
-    """The answer to a placed order (a replay's fills are read: they may have grown since)."""
+async def placed_out(
+    placed: Placed, sessions: Callable[[], AbstractAsyncContextManager[AsyncSession]]
+) -> OrderOut:
+    """The answer to a placed order (a replay's fills are read: they may have grown since;
+    only then is a session opened)."""
     fills = placed.fills
     if fills is None:
-        fills = (await TradingRepository(session).fills_of([placed.order.id]))[placed.order.id]
+        async with sessions() as session:
+            fills = (await TradingRepository(session).fills_of([placed.order.id]))[placed.order.id]
     return order_out(placed.order, fills)
 
 
@@ -88,8 +95,7 @@ async def answer_peer(
         placed = await _place_here(sequencer, caller, data)
     except DomainError as error:
         return {"error": error_to_json(error)}
-    async with sessions() as session:
-        body = await placed_out(placed, session)
+    body = await placed_out(placed, sessions)
     return {"order": body.model_dump_json(), "replayed": placed.replayed}
 
 
