@@ -12,11 +12,11 @@ from market.http.dependencies import CallerOf, Listing, Session
 from market.kit.invariants import InvariantReport
 from market.kit.pagination import Page, page_of
 from market.kit.schema import Input, Output, Text, Timestamp
+from market.oversight.approvals import ApprovalService
 from market.oversight.invariants import run_invariants
 from market.parties.roles import require
 from market.parties.schemas import PartyOut
 from market.parties.service import PartyService
-from market.registry.unit_service import UnitService
 
 
 class ApprovalOut(Output):
@@ -52,7 +52,7 @@ class OversightController(Controller):
             Literal["pending", "approved", "rejected"] | None, QueryParameter()
         ] = None,
     ) -> Page[ApprovalOut]:
-        rows = await UnitService(db_session).list_approvals(
+        rows = await ApprovalService(db_session).list(
             caller, status, list_params.limit, list_params.cursor
         )
         return page_of([ApprovalOut.model_validate(r) for r in rows], list_params.limit)
@@ -63,7 +63,7 @@ class OversightController(Controller):
         data: JSONBody[DecisionIn | None] = None,
     ) -> ApprovalOut:  # fmt: skip
         reason = data.reason if data else None
-        approval = await UnitService(db_session).decide_approval(caller, approval_id, True, reason)
+        approval = await ApprovalService(db_session).decide(caller, approval_id, True, reason)
         return ApprovalOut.model_validate(approval)
 
     @post("/approvals/{approval_id:str}/reject", status_code=200)
@@ -72,7 +72,7 @@ class OversightController(Controller):
         data: JSONBody[DecisionIn | None] = None,
     ) -> ApprovalOut:  # fmt: skip
         reason = data.reason if data else None
-        approval = await UnitService(db_session).decide_approval(caller, approval_id, False, reason)
+        approval = await ApprovalService(db_session).decide(caller, approval_id, False, reason)
         return ApprovalOut.model_validate(approval)
 
     @post("/parties/{party_id:str}/freeze", status_code=200)

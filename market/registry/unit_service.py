@@ -142,28 +142,10 @@ class UnitService:
             raise NotFound("transfer not found")
         return transfer
 
-    async def list_approvals(
-        self, caller: Caller, status: str | None, limit: int, cursor: str | None
-    ) -> list[Approval]:
-        require(caller, "regulator")
-        return await self.repo.list_approvals(status, limit, cursor)
-
-    async def decide_approval(
-        self, caller: Caller, approval_id: str, approve: bool, reason: str | None
-    ) -> Approval:
-        """Approving settles the held transfer; rejecting returns the units exactly."""
-        require(caller, "regulator")
-        approval = await self.repo.get(Approval, approval_id, lock=True)
-        if approval is None:
-            raise NotFound("approval not found")
-        if approval.status != "pending":
-            raise InvalidStatus(f"approval is {approval.status}")
-        if approval.kind == "trade":
-            from market.trading.approvals import decide_trade
-
-            await decide_trade(self.repo.session, approval.subject_id, approve)
-            return await self._decided(approval, caller, approve, reason)
-        transfer = await self.repo.get(Transfer, approval.subject_id, lock=True)
+    async def decide_transfer(self, transfer_id: str, approve: bool) -> None:
+        """A regulator's decision on a held transfer: approving delivers the units (and
+        certifies the transfer); rejecting returns them to the sender, exactly."""
+        transfer = await self.repo.get(Transfer, transfer_id, lock=True)
         assert transfer is not None and transfer.status == "pending_approval"
         held = Owner(transfer.batch_id, transfer.from_party_id, "escrowed", hold_ref=transfer.id)
         destination = transfer.to_party_id if approve else transfer.from_party_id
@@ -179,17 +161,6 @@ class UnitService:
         if approve:
             await self._certify_transfer(transfer)
         await self.repo.add(transfer)
-        return await self._decided(approval, caller, approve, reason)
-
-    async def _decided(
-        self, approval: Approval, caller: Caller, approve: bool, reason: str | None
-    ) -> Approval:
-        approval.status = "approved" if approve else "rejected"
-        approval.decided_by = caller.party_id
-        approval.decided_at = utcnow()
-        approval.reason = reason
-        await self.repo.add(approval)
-        return approval
 
     async def _certify_transfer(self, transfer: Transfer) -> None:
         certificate = await self.certificates.issue_as_platform(
