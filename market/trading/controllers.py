@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -128,7 +127,7 @@ class OrderController(Controller):
                 placed.body, media_type=MediaType.JSON, status_code=status
             )
             return relayed
-        body = await placed_out(placed, lambda: nullcontext(db_session))
+        body = await placed_out(placed, state.session_factory)
         return Response(body, status_code=status)
 
     @get("/orders/{order_id:str}")

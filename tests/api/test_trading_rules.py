@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import Actor
-from tests.api.trading_helpers import Market
+from tests.api.trading_helpers import Market, order_body
 
 
 def fen(amount: str) -> int:
@@ -26,22 +26,6 @@ def fen(amount: str) -> int:
 
 def money(fen_amount: int) -> str:
     return f"{fen_amount // 100}.{fen_amount % 100:02d}"
-
-
-def order_body(
-    symbol: str, side: str, quantity: Any, price: str | None = None, **over: Any
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "instrument": symbol,
-        "side": side,
-        "type": "limit" if price is not None else "market",
-        "quantity": quantity,
-        "client_order_id": secrets.token_hex(8),
-    }
-    if price is not None:
-        body["price"] = price
-    body.update(over)
-    return body
 
 
 async def place(

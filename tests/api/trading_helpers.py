@@ -17,6 +17,23 @@ def symbol() -> str:
     return f"CS{next(_symbols)}{secrets.token_hex(2).upper()}"
 
 
+def order_body(
+    symbol: str, side: str, quantity: Any, price: str | None = None, **over: Any
+) -> dict[str, Any]:
+    """A limit order (a market order when no price is given) with a fresh client order id."""
+    body: dict[str, Any] = {
+        "instrument": symbol,
+        "side": side,
+        "type": "limit" if price is not None else "market",
+        "quantity": quantity,
+        "client_order_id": secrets.token_hex(8),
+    }
+    if price is not None:
+        body["price"] = price
+    body.update(over)
+    return body
+
+
 @dataclass
 class Market:
     registry: Registry
@@ -74,16 +91,7 @@ class Market:
         price: str | None = None,
         **over: Any,
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "instrument": instrument,
-            "side": side,
-            "type": "limit" if price is not None else "market",
-            "quantity": quantity,
-            "client_order_id": secrets.token_hex(8),
-        }
-        if price is not None:
-            body["price"] = price
-        body.update(over)
+        body = order_body(instrument, side, quantity, price, **over)
         response = await party.post("/v1/orders", json=body)
         assert response.status_code in (200, 201), response.text
         return dict(response.json())
