@@ -61,7 +61,7 @@ class CashService:
         if party is None:
             raise UnknownParty(f"unknown party {data.party_id}")
         if party.kind not in TRADERS:
-            raise UnknownParty("deposits go to a collective or an enterprise")
+            raise UnknownParty("deposits go to a collective, an enterprise or a government")
         now = utcnow()
         deposit = Deposit(
             id=new_id("dep"),

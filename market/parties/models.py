@@ -9,7 +9,15 @@ from sqlmodel import Field, SQLModel
 
 from market.db.columns import one_of
 
-PARTY_KINDS = ("collective", "enterprise", "registrar", "certifier", "regulator", "operator")
+PARTY_KINDS = (
+    "collective",
+    "enterprise",
+    "government",
+    "registrar",
+    "certifier",
+    "regulator",
+    "operator",
+)
 PARTY_STATUSES = ("active", "frozen")
 
 

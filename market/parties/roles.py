@@ -8,7 +8,7 @@ from market.kit.errors import Forbidden
 from market.parties.errors import PartyFrozen
 
 OVERSEERS = frozenset({"operator", "regulator"})
-TRADERS = frozenset({"collective", "enterprise"})
+TRADERS = frozenset({"collective", "enterprise", "government"})
 
 
 @dataclass(frozen=True, slots=True)

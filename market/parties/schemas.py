@@ -6,7 +6,8 @@ from typing import Literal
 
 from market.kit.schema import Input, Name, Output, RegionCode, Timestamp
 
-PartyKind = Literal["collective", "enterprise", "registrar", "certifier", "regulator", "operator"]
+PartyKind = Literal[
+    "collective", "enterprise", "government", "registrar", "certifier", "regulator", "operator"]
 
 
 class PartyCreate(Input):

@@ -91,7 +91,7 @@ class UnitService:
         recipient = await self.parties.get(data.to_party_id)
         assert recipient is not None
         if recipient.kind not in TRADERS:
-            raise UnknownParty("units can only be transferred to a collective or an enterprise")
+            raise UnknownParty("units go only to a collective, an enterprise or a government")
         transfer_id = new_id("trf")
         source = Owner(batch.id, caller.party_id, "available")
         now = utcnow()
