@@ -7,7 +7,8 @@ from typing import Literal
 from market.kit.schema import Input, Name, Output, RegionCode, Timestamp
 
 PartyKind = Literal[
-    "collective", "enterprise", "government", "registrar", "certifier", "regulator", "operator"]
+    "collective", "enterprise", "government", "registrar", "certifier", "regulator", "operator"
+]
 
 
 class PartyCreate(Input):
