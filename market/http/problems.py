@@ -9,7 +9,7 @@ import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from market.http.transaction import IdempotentReplay
+from market.http.idempotency import IdempotentReplay
 from market.kit.errors import DomainError, status_for
 
 log = structlog.get_logger()
@@ -47,7 +47,8 @@ def on_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[dic
 
 
 def on_replay(_: Request[Any, Any, Any], exc: IdempotentReplay) -> Response[bytes]:
-    return Response(exc.body, status_code=exc.status_code, media_type=MediaType.JSON)
+    stored = exc.stored
+    return Response(stored.body, status_code=stored.status_code, media_type=MediaType.JSON)
 
 
 def _field_errors(extra: Any) -> list[dict[str, Any]]:

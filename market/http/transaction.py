@@ -8,7 +8,6 @@ any 4xx/5xx rolls back. Reads stream as usual and their session is closed (rolle
 
 from __future__ import annotations
 
-import hashlib
 import json
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -30,33 +29,25 @@ from litestar.types import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.certification.service import append_pending_certificates
-from market.http.models import IdempotencyRecord
+from market.http.idempotency import (
+    IdempotencyClaim,
+    IdempotencyKeyInUse,
+    IdempotentReplay,
+    StoredResponse,
+    claim_for,
+    replay_or_refuse,
+)
 from market.http.repository import IdempotencyRepository
-from market.kit.errors import Conflict
 from market.kit.time import utcnow
 
 log = structlog.get_logger()
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-class IdempotencyKeyReused(Conflict):
-    code = "idempotency_key_reused"
-
-
-class IdempotentReplay(Exception):
-    """The request repeats an earlier one: answer with the stored response."""
-
-    def __init__(self, status_code: int, body: bytes) -> None:
-        super().__init__("idempotent replay")
-        self.status_code = status_code
-        self.body = body
-
-
 @dataclass
 class PendingWrite:
     session: AsyncSession | None = None
-    idempotency_scope: str | None = None
-    request_hash: str | None = None
+    idempotency: IdempotencyClaim | None = None
 
 
 _pending: ContextVar[PendingWrite | None] = ContextVar("pending_write", default=None)
@@ -65,22 +56,35 @@ _pending: ContextVar[PendingWrite | None] = ContextVar("pending_write", default=
 async def _begin_idempotency(
     request: Request[Any, Any, Any], session: AsyncSession, pending: PendingWrite
 ) -> None:
+    """Replay a stored first response, refuse a reused key, or claim the key for this
+    transaction (409 `idempotency_key_in_use` while another request holds it)."""
     key = request.headers.get("idempotency-key")
     if request.method in READ_METHODS or not key:
         return
-    auth = request.headers.get("authorization", "")
-    scope = hashlib.sha256(f"{auth}\n{key}".encode()).hexdigest()
-    body = await request.body()
-    request_hash = hashlib.sha256(
-        request.method.encode() + b" " + request.url.path.encode() + b"\n" + body
-    ).hexdigest()
-    record = await IdempotencyRepository(session).lock_and_get(scope)
-    if record is not None:
-        if record.request_hash != request_hash:
-            raise IdempotencyKeyReused("this Idempotency-Key was used with a different request")
-        raise IdempotentReplay(record.status_code, record.body)
-    pending.idempotency_scope = scope
-    pending.request_hash = request_hash
+    claim = claim_for(
+        request.headers.get("authorization", ""),
+        key,
+        request.method,
+        request.url.path,
+        await request.body(),
+    )
+    repository = IdempotencyRepository(session)
+    if not await repository.try_lock(claim.scope):
+        raise IdempotencyKeyInUse("a request with this Idempotency-Key is still running")
+    stored = (await repository.fetch([claim.scope])).get(claim.scope)
+    if stored is not None:
+        raise IdempotentReplay(replay_or_refuse(claim, stored))
+    pending.idempotency = claim
+
+
+def take_idempotency() -> IdempotencyClaim | None:
+    """Hand this request's `Idempotency-Key` to code that stores the response in the
+    transaction of its own effect (the order sequencer): the middleware will not store it."""
+    pending = _pending.get()
+    if pending is None:
+        return None
+    claim, pending.idempotency = pending.idempotency, None
+    return claim
 
 
 async def provide_db_session(request: Request[Any, Any, Any], state: State) -> AsyncSession:
@@ -103,6 +107,27 @@ _FAILED_COMMIT = json.dumps(
         "code": "commit_failed",
     }
 ).encode()
+
+
+_KEY_IN_USE = json.dumps(
+    {
+        "type": "about:blank",
+        "title": "Conflict",
+        "status": 409,
+        "detail": "a request with this Idempotency-Key is still running",
+        "code": "idempotency_key_in_use",
+    }
+).encode()
+
+
+def _problem_messages(status: int, body: bytes) -> list[Message]:
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/problem+json")],
+    }
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    return [start, end]
 
 
 class TransactionMiddleware:
@@ -155,37 +180,24 @@ class TransactionMiddleware:
                 await session.rollback()
                 return messages
             untouched = not (session.in_transaction() or session.new or session.dirty)
-            if pending.idempotency_scope is None and untouched:
+            if pending.idempotency is None and untouched:
                 return messages  # nothing to commit (an order: the sequencer committed it)
             await append_pending_certificates(session)
-            if pending.idempotency_scope and pending.request_hash:
+            if pending.idempotency is not None:
                 body = b"".join(
                     m.get("body", b"") for m in messages if m["type"] == "http.response.body"
                 )
-                await IdempotencyRepository(session).add(
-                    IdempotencyRecord(
-                        scope=pending.idempotency_scope,
-                        request_hash=pending.request_hash,
-                        status_code=status,
-                        body=body,
-                        created_at=utcnow(),
-                    )
+                stored = await IdempotencyRepository(session).store(
+                    [(pending.idempotency, StoredResponse(status, body))], utcnow()
                 )
+                if not stored:  # cannot happen while the key's lock is held; never a 5xx
+                    await session.rollback()
+                    return _problem_messages(409, _KEY_IN_USE)
             await session.commit()
             return messages
         except Exception:
             log.exception("commit_failed")
             await session.rollback()
-            failed_start: HTTPResponseStartEvent = {
-                "type": "http.response.start",
-                "status": 503,
-                "headers": [(b"content-type", b"application/problem+json")],
-            }
-            failed_body: HTTPResponseBodyEvent = {
-                "type": "http.response.body",
-                "body": _FAILED_COMMIT,
-                "more_body": False,
-            }
-            return [failed_start, failed_body]
+            return _problem_messages(503, _FAILED_COMMIT)
         finally:
             await session.close()

@@ -10,15 +10,17 @@ from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from market.http.dependencies import CallerOf, Listing, Session
+from market.http.idempotency import StoredResponse
+from market.http.transaction import take_idempotency
 from market.kit.money import format_money
 from market.kit.pagination import Page, page_of
 from market.trading.instrument_service import InstrumentService
 from market.trading.order_service import (
-    Forwarded,
     OrderQueries,
     cancel_order,
     place_order,
     placed_out,
+    placed_status,
 )
 from market.trading.repository import TradingRepository
 from market.trading.schemas import (
@@ -117,18 +119,20 @@ class OrderController(Controller):
     async def place(
         self, data: JSONBody[OrderCreate], caller: CallerOf, db_session: Session, state: State
     ) -> Response[OrderOut]:
-        # The sequencer commits the order in its own transaction: hand this request's
-        # connection back to the pool while the batch runs.
+        # The sequencer commits the order in its own transaction (with the first response to
+        # an Idempotency-Key): hand this request's connection back to the pool meanwhile.
+        idempotency = take_idempotency()
         await db_session.close()
-        placed = await place_order(state.sequencer, caller, data, state.peers, state.homes)
-        status = 200 if placed.replayed else 201
-        if isinstance(placed, Forwarded):  # the home worker's OrderOut, relayed as it came
-            relayed: Response[Any] = Response(
-                placed.body, media_type=MediaType.JSON, status_code=status
+        placed = await place_order(
+            state.sequencer, caller, data, state.peers, state.homes, idempotency
+        )
+        if isinstance(placed, StoredResponse):  # rendered already: relayed as it is
+            rendered: Response[Any] = Response(
+                placed.body, media_type=MediaType.JSON, status_code=placed.status_code
             )
-            return relayed
+            return rendered
         body = await placed_out(placed, state.session_factory)
-        return Response(body, status_code=status)
+        return Response(body, status_code=placed_status(placed))
 
     @get("/orders/{order_id:str}")
     async def get_order(

@@ -26,6 +26,7 @@ from market.cash.ledger import (
     settlement_legs,
 )
 from market.certification.service import CertificateService
+from market.http.idempotency import IdempotencyClaim
 from market.kit.errors import DomainError, NotFound
 from market.kit.ids import new_id
 from market.kit.money import parse_money
@@ -69,6 +70,7 @@ EXPLAINED_CANCELS = frozenset({"self_trade_prevented", "insufficient_funds"})
 class PlaceOrder:
     caller: Caller
     data: OrderCreate
+    idempotency: IdempotencyClaim | None = None  # its first response is stored by the batch
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import astuple
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from market.http.idempotency import IdempotencyClaim, StoredResponse
 from market.http.peers import Peers, PeerUnavailable
 from market.kit.errors import DomainError, NotFound, error_from_json, error_to_json
 from market.kit.time import utcnow
@@ -24,24 +25,19 @@ from market.trading.sequencer import Sequencer
 from market.trading.views import order_out
 
 
-@dataclass(frozen=True, slots=True)
-class Forwarded:
-    """An order placed by the instrument's home worker: its answer, already rendered as the
-    JSON of an `OrderOut` (relayed as it came, not parsed and rendered again)."""
-
-    body: bytes
-    replayed: bool
-
-
 async def place_order(
     sequencer: Sequencer,
     caller: Caller,
     data: OrderCreate,
     peers: Peers | None = None,
     homes: InstrumentHomes | None = None,
-) -> Placed | Forwarded:
+    idempotency: IdempotencyClaim | None = None,
+) -> Placed | StoredResponse:
     """Place an order through the instrument's sequencer — the home worker's when the server
-    runs several workers and it can be reached (see `market.http.peers`), else this one's."""
+    runs several workers and it can be reached (see `market.http.peers`), else this one's.
+
+    A rendered answer (`StoredResponse`: the home worker's, relayed as it came, or the first
+    response to an `Idempotency-Key`) is returned as it is; else the `Placed` order."""
     require(caller, *TRADERS)
     if data.expires_at is not None and data.expires_at <= utcnow():
         raise InvalidOrder("expires_at is in the past", errors=[{"field": "expires_at"}])
@@ -51,6 +47,7 @@ async def place_order(
             "op": "place",
             "caller": {"party_id": caller.party_id, "kind": caller.kind, "status": caller.status},
             "order": data.model_dump_json(),
+            "idempotency": None if idempotency is None else list(astuple(idempotency)),
         }
         try:
             reply = await peers.call(home, message)
@@ -59,16 +56,23 @@ async def place_order(
         if "error" in reply:
             raise error_from_json(reply["error"])
         if "order" in reply:
-            return Forwarded(reply["order"].encode(), bool(reply["replayed"]))
-    return await _place_here(sequencer, caller, data)
+            return StoredResponse(int(reply["status"]), reply["order"].encode())
+    return await _place_here(sequencer, caller, data, idempotency)
 
 
-async def _place_here(sequencer: Sequencer, caller: Caller, data: OrderCreate) -> Placed:
-    result = await sequencer.submit(data.instrument, PlaceOrder(caller, data))
+async def _place_here(
+    sequencer: Sequencer, caller: Caller, data: OrderCreate, idempotency: IdempotencyClaim | None
+) -> Placed | StoredResponse:
+    result = await sequencer.submit(data.instrument, PlaceOrder(caller, data, idempotency))
     if isinstance(result, DomainError):
         raise result
-    assert isinstance(result, Placed)
+    assert isinstance(result, Placed | StoredResponse)
     return result
+
+
+def placed_status(placed: Placed) -> int:
+    """201 for a new order, 200 for a repeated `client_order_id`."""
+    return 200 if placed.replayed else 201
 
 
 async def placed_out(
@@ -91,12 +95,16 @@ async def answer_peer(
         return {"unavailable": True}
     caller = Caller(**message["caller"])
     data = OrderCreate.model_validate_json(message["order"])
+    keyed = message.get("idempotency")
+    idempotency = None if keyed is None else IdempotencyClaim(*keyed)
     try:
-        placed = await _place_here(sequencer, caller, data)
+        placed = await _place_here(sequencer, caller, data, idempotency)
     except DomainError as error:
         return {"error": error_to_json(error)}
+    if isinstance(placed, StoredResponse):
+        return {"order": placed.body.decode(), "status": placed.status_code}
     body = await placed_out(placed, sessions)
-    return {"order": body.model_dump_json(), "replayed": placed.replayed}
+    return {"order": body.model_dump_json(), "status": placed_status(placed)}
 
 
 async def cancel_order(

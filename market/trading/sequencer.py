@@ -20,6 +20,7 @@ from market.certification.service import append_pending_certificates
 from market.kit.errors import DomainError
 from market.trading.books import BookRegistry
 from market.trading.order_batch import BatchCommand, ExpireDue, OrderBatch, Statics
+from market.trading.order_responses import store_order_responses
 
 log = structlog.get_logger()
 MAX_BATCH = 256
@@ -112,6 +113,7 @@ class Sequencer:
             batch = OrderBatch(session, self.books, self.statics)
             try:
                 results = await batch.run(symbol, commands)
+                results = await store_order_responses(session, commands, results)
                 await append_pending_certificates(session)
                 await session.commit()
             except BaseException:
