@@ -20,7 +20,8 @@ from market.kit.ids import new_id
 from market.kit.money import parse_money
 from market.kit.time import utcnow
 from market.parties.repository import PartyRepository
-from market.parties.roles import TRADERS, Caller, require, require_active
+from market.parties.roles import TRADERS, Caller, require
+from market.parties.service import PartyService
 from market.registry.errors import UnknownParty
 
 __all__ = ["CashBalance", "CashLedger", "CashService", "InsufficientFunds"]
@@ -33,6 +34,7 @@ class CashService:
         self.repo = CashRepository(session)
         self.ledger = CashLedger(session)
         self.parties = PartyRepository(session)
+        self.party_service = PartyService(session)
 
     def _visible_party(self, caller: Caller, party_id: str | None) -> str:
         party_id = party_id or caller.party_id
@@ -90,7 +92,7 @@ class CashService:
     async def withdraw(self, caller: Caller, data: WithdrawalCreate) -> Withdrawal:
         """Reserve the amount until the operator marks it paid (or the owner cancels)."""
         require(caller, *TRADERS)
-        require_active(caller)
+        await self.party_service.require_active(caller)
         withdrawal = Withdrawal(
             id=new_id("wdr"),
             party_id=caller.party_id,

@@ -49,6 +49,11 @@ class PartyRepository:
             update(Party).where(PARTIES.c.id == party_id).values(status=status)
         )
 
+    async def status(self, party_id: str) -> str | None:
+        """The party's status as committed now (never the session's cached object)."""
+        rows = await self.session.execute(select(PARTIES.c.status).where(PARTIES.c.id == party_id))
+        return rows.scalar_one_or_none()
+
     async def lock(self, party_id: str) -> Party | None:
         rows = await self.session.execute(
             select(Party).where(PARTIES.c.id == party_id).with_for_update()

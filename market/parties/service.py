@@ -12,10 +12,10 @@ from market.kit.ids import new_id
 from market.kit.time import utcnow
 from market.parties import caller_cache
 from market.parties.credit_code import complete_credit_code, is_valid_credit_code
-from market.parties.errors import InvalidCreditCode, PartyExists
+from market.parties.errors import InvalidCreditCode, PartyExists, PartyFrozen
 from market.parties.models import ApiKey, Party
 from market.parties.repository import ApiKeyRepository, PartyRepository
-from market.parties.roles import Caller, require
+from market.parties.roles import Caller, require, require_active
 from market.parties.schemas import PartyCreate
 
 BOOTSTRAP_OPERATOR_CODE = complete_credit_code("91110000MA0000000")
@@ -108,6 +108,13 @@ class PartyService:
             await self.keys.revoke(key_id, key.revoked_at)
             caller_cache.forget_all()
         return key
+
+    async def require_active(self, caller: Caller) -> None:
+        """Refuse a frozen party's write (`party_frozen`), reading its status in this
+        transaction: the caller's cached status may be a second old on another worker."""
+        require_active(caller)
+        if await self.parties.status(caller.party_id) != "active":
+            raise PartyFrozen("the party is frozen by a regulator")
 
     async def set_frozen(self, caller: Caller, party_id: str, frozen: bool) -> Party:
         require(caller, "regulator")

@@ -10,7 +10,8 @@ from market.kit.errors import Forbidden, InvalidInput, NotFound
 from market.kit.ids import new_id
 from market.kit.time import utcnow
 from market.parties.repository import PartyRepository
-from market.parties.roles import TRADERS, Caller, require, require_active
+from market.parties.roles import TRADERS, Caller, require
+from market.parties.service import PartyService
 from market.registry.errors import BatchExpired, InvalidStatus, NotRetirable, UnknownParty
 from market.registry.facts import pledge_facts, retirement_facts, transfer_facts
 from market.registry.models import (
@@ -38,6 +39,7 @@ class UnitService:
         self.units = UnitLedger(session)
         self.unit_rows = UnitRepository(session)
         self.parties = PartyRepository(session)
+        self.party_service = PartyService(session)
         self.certificates = CertificateService(session)
 
     # holdings -------------------------------------------------------------------------------
@@ -66,7 +68,7 @@ class UnitService:
 
     async def _batch_for_holder(self, caller: Caller, batch_id: str) -> tuple[Batch, ProductType]:
         require(caller, *TRADERS)
-        require_active(caller)
+        await self.party_service.require_active(caller)
         batch = await self.repo.get(Batch, batch_id)
         if batch is None:
             raise NotFound("batch not found")
