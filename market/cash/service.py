@@ -159,10 +159,17 @@ class CashService:
     ) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
         """Journal entries touching a party, newest first, with all their postings.
 
-        A trader sees its counterparties' accounts as `party:counterparty:…` (trades are
-        anonymous); the operator and regulators see every account.
+        A party reads its own; regulators read any party's; the operator reads its own and the
+        fee account's (the platform's). A trader sees its counterparties' accounts as
+        `party:counterparty:…` (trades are anonymous); the operator and regulators see every
+        account.
         """
-        party_id = self._visible_party(caller, party_id)
+        party_id = party_id or caller.party_id
+        readable = party_id == caller.party_id or caller.kind == "regulator"
+        if not readable and caller.kind == "operator":
+            readable = party_id == await self.party_service.platform_party_id()
+        if not readable:
+            raise NotFound("party not found")
         entries = await self.repo.entries_of(party_id, limit=limit, cursor=cursor)
         postings: dict[str, list[dict[str, Any]]] = {e["id"]: [] for e in entries}
         for posting in await self.repo.postings_of(list(postings)):

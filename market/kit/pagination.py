@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -17,13 +18,17 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = None
 
 
-def page_of(items: list[T], limit: int) -> Page[T]:
+def _id(item: Any) -> object:
+    return item.id
+
+
+def page_of(items: list[T], limit: int, key: Callable[[T], object] = _id) -> Page[T]:
     """`items` were fetched with `limit + 1` rows; the extra row says there is a next page.
 
-    Every listed item has an `id`, and lists are ordered by it, so the cursor is the last id.
+    Lists are ordered by `key` (the item's `id` unless said otherwise), so the cursor is the
+    last item's key.
     """
     if len(items) > limit:
         kept = items[:limit]
-        last: Any = kept[-1]
-        return Page[T](items=kept, next_cursor=str(last.id))
+        return Page[T](items=kept, next_cursor=str(key(kept[-1])))
     return Page[T](items=items, next_cursor=None)

@@ -13,7 +13,7 @@ from market.http.dependencies import CallerOf, Listing, Session
 from market.http.idempotency import StoredResponse
 from market.http.transaction import take_idempotency
 from market.kit.money import format_money
-from market.kit.pagination import Page, page_of
+from market.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, page_of
 from market.trading.instrument_service import InstrumentService
 from market.trading.order_service import (
     OrderQueries,
@@ -37,6 +37,7 @@ from market.trading.schemas import (
 from market.trading.views import instrument_out, order_out, tape_item, trade_out
 
 OrderStatus = Literal["open", "partially_filled", "filled", "cancelled", "expired", "rejected"]
+SEQ_CURSOR = r"^[1-9][0-9]{0,17}$"
 SymbolQuery = Annotated[str | None, QueryParameter(max_length=32)]
 
 
@@ -63,9 +64,15 @@ class InstrumentController(Controller):
         )
 
     @get("/")
-    async def list_instruments(self, db_session: Session) -> dict[str, list[InstrumentOut]]:
-        rows = await TradingRepository(db_session).instruments()
-        return {"items": [instrument_out(i) for i in rows]}
+    async def list_instruments(
+        self, db_session: Session, list_params: Listing
+    ) -> Page[InstrumentOut]:
+        """Instruments by symbol; the cursor is the last symbol seen."""
+        rows = await TradingRepository(db_session).instruments(
+            list_params.limit, list_params.cursor
+        )
+        items = [instrument_out(i) for i in rows]
+        return page_of(items, list_params.limit, key=lambda i: i.symbol)
 
     @get("/{symbol:str}")
     async def get_instrument(self, symbol: FromPath[str], db_session: Session) -> InstrumentOut:
@@ -81,16 +88,14 @@ class InstrumentController(Controller):
     @get("/{symbol:str}/trades")
     async def tape(
         self, symbol: FromPath[str], db_session: Session,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
-        before_seq: Annotated[int | None, QueryParameter(ge=1)] = None,
-    ) -> dict[str, Any]:  # fmt: skip
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+        cursor: Annotated[str | None, QueryParameter(pattern=SEQ_CURSOR, max_length=19)] = None,
+    ) -> Page[TapeItem]:  # fmt: skip
+        """The public tape, newest first; the cursor is the last `seq` seen."""
         await InstrumentService(db_session).get(symbol)
-        rows = await TradingRepository(db_session).tape(symbol, limit, before_seq)
-        items: list[TapeItem] = [tape_item(t) for t in rows[:limit]]
-        return {
-            "items": items,
-            "next_before_seq": rows[limit - 1].seq if len(rows) > limit else None,
-        }
+        before = None if cursor is None else int(cursor)
+        rows = await TradingRepository(db_session).tape(symbol, limit, before)
+        return page_of([tape_item(t) for t in rows], limit, key=lambda t: t.seq)
 
 
 async def book_snapshot(db_session: Any, symbol: str, depth: int) -> BookOut:

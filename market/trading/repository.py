@@ -40,9 +40,12 @@ class TradingRepository:
     async def instrument(self, symbol: str) -> Instrument | None:
         return await self.session.get(Instrument, symbol, populate_existing=True)
 
-    async def instruments(self) -> list[Instrument]:
-        rows = await self.session.execute(select(Instrument).order_by(INSTRUMENTS.c.symbol))
-        return list(rows.scalars())
+    async def instruments(self, limit: int, after_symbol: str | None) -> list[Instrument]:
+        """Up to `limit + 1` instruments by symbol, after `after_symbol`."""
+        query = select(Instrument).order_by(INSTRUMENTS.c.symbol).limit(limit + 1)
+        if after_symbol is not None:
+            query = query.where(INSTRUMENTS.c.symbol > after_symbol)
+        return list((await self.session.execute(query)).scalars())
 
     async def symbols_in_creation_order(self) -> list[str]:
         rows = await self.session.execute(

@@ -403,6 +403,18 @@ class TestReads:
         assert sorted(seen) == sorted(ids) and len(set(seen)) == 3
         newest_first = [e["id"] for e in first["items"] + second["items"]]
         assert newest_first == sorted(newest_first, reverse=True)
-        assert (await entries_of(operator, party.id))["items"] == (await entries_of(party))["items"]
+        assert (await entries_of(regulator, party.id))["items"] == (await entries_of(party))[
+            "items"
+        ]
+        # The operator reads its own entries and the fee account's (the platform's), no others.
+        assert (
+            await operator.get("/v1/ledger/entries", params={"party_id": party.id})
+        ).status_code == 404
+        second_operator = await make_party("operator")
+        assert (
+            await second_operator.get("/v1/ledger/entries", params={"party_id": party.id})
+        ).status_code == 404
+        platform = await entries_of(second_operator, operator.id)
+        assert platform["items"] == (await entries_of(operator))["items"]
         bad = await party.get("/v1/ledger/entries", params={"limit": 0})
         assert bad.status_code == 422

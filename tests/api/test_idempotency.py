@@ -84,9 +84,7 @@ async def test_keyed_repeats_handed_to_the_home_worker_get_the_first_answer(
         answered = [r for r in responses if r.status_code != 409]
         assert {r.status_code for r in answered} == {201}, statuses(responses)
         assert len({r.content for r in answered}) == 1
-        other = await buyer.client.post(
-            "/v1/orders", json={**body, "quantity": 3}, headers=headers
-        )
+        other = await buyer.client.post("/v1/orders", json={**body, "quantity": 3}, headers=headers)
         assert (other.status_code, other.json()["code"]) == (409, "idempotency_key_reused")
     assert len(await _orders_of(buyer, symbol)) == 1
 

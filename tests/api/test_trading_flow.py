@@ -84,8 +84,19 @@ async def test_full_trading_flow_is_exact(market: Market) -> None:
     )
 
     tape = (await client.get(f"/v1/instruments/{symbol}/trades")).json()["items"]
-    assert [(t["seq"], t["quantity"]) for t in tape] == [(2, 150), (1, 100)]
+    assert [(t["seq"], t["quantity"], t["kind"]) for t in tape] == [
+        (2, 150, "continuous"), (1, 100, "continuous")
+    ]  # fmt: skip
     assert "buyer_id" not in tape[0]
+    first = (await client.get(f"/v1/instruments/{symbol}/trades", params={"limit": 1})).json()
+    assert [t["seq"] for t in first["items"]] == [2] and first["next_cursor"] == "2"
+    rest = await client.get(
+        f"/v1/instruments/{symbol}/trades", params={"limit": 1, "cursor": first["next_cursor"]}
+    )
+    assert [t["seq"] for t in rest.json()["items"]] == [1] and rest.json()["next_cursor"] is None
+    for bad in ("0", "x", "-1", "1" * 20):
+        refused = await client.get(f"/v1/instruments/{symbol}/trades", params={"cursor": bad})
+        assert (refused.status_code, refused.json()["code"]) == (422, "validation_error"), bad
     listed = (await client.get(f"/v1/instruments/{symbol}")).json()
     assert listed["last_price"] == "50.00"
 
@@ -116,3 +127,21 @@ async def test_market_buy_fills_only_while_cash_lasts(market: Market) -> None:
     assert order["status"] == "cancelled" and order["reject_reason"] == "insufficient_funds"
     cash = await market.cash(buyer)
     assert cash == {**cash, "available": "34.56", "reserved": "0.00"}
+
+
+async def test_instruments_list_in_pages_by_symbol(market: Market) -> None:
+    created = sorted([(await market.instrument())["symbol"] for _ in range(3)])
+    client = market.operator.client
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get("/v1/instruments", params=params)).json()
+        assert len(page["items"]) <= 2
+        seen += [i["symbol"] for i in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+        assert cursor == page["items"][-1]["symbol"]
+    assert seen == sorted(seen) and len(seen) == len(set(seen))
+    assert set(created) <= set(seen)
