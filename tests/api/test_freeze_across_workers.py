@@ -38,13 +38,13 @@ async def test_writes_are_refused_the_moment_another_worker_froze_the_party(
             "quantity": 1,
             "beneficiary": "甲",
             "reason": "抵销",
-        },  # fmt: skip
+        },
         "/v1/pledges": {
             "batch_id": batch["id"],
             "quantity": 1,
             "pledgee_id": b.id,
             "reference": "r",
-        },  # fmt: skip
+        },
         "/v1/withdrawals": {"amount": "1.00"},
     }
     for path, body in writes.items():
