@@ -28,6 +28,7 @@ from market.http.nul_guard import NulGuardMiddleware
 from market.http.peers import Peers
 from market.http.problems import EXCEPTION_HANDLERS, problem
 from market.http.transaction import TransactionMiddleware, provide_db_session
+from market.kit.logs import configure_logging
 from market.oversight.controllers import OversightController
 from market.parties.controllers import PartyController
 from market.registry.asset_controllers import AssetController
@@ -78,6 +79,7 @@ async def ready(state: State) -> Response[dict[str, Any]]:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    configure_logging()
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL must be set (market serve starts the embedded database)")
     database_url = settings.database_url
@@ -93,7 +95,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # The sequencer has its own pool: requests waiting for their batch hold request
         # connections, and must never starve the batch that would answer them.
         sequencer_engine = create_engine(database_url, SEQUENCER_POOL, SEQUENCER_SETTINGS)
-        sequencer = app.state.sequencer = Sequencer(session_factory(sequencer_engine))
+        sequencer = app.state.sequencer = Sequencer(
+            session_factory(sequencer_engine), sequencer_engine
+        )
         metrics.registry.register(SequencerCollector(app.state))
         if settings.market_tune_gc:  # `market serve` (not tests, which build many apps)
             # Start-up objects (modules, models, compiled SQL) never die: keep them out of the

@@ -12,6 +12,11 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
+# While the database is away a request must fail within a few seconds, never hang: a new
+# connection gets CONNECT_TIMEOUT seconds, a request waiting for a pooled one POOL_TIMEOUT.
+CONNECT_TIMEOUT = 2
+POOL_TIMEOUT = 3
+
 
 def async_url(url: str) -> str:
     """Any `postgresql://` URL (including pgserver's socket form) as an asyncpg URL."""
@@ -25,12 +30,16 @@ def create_engine(
     """A pool that keeps its connections: a small overflow, since a connection opened and
     closed per request costs more than the request itself. `server_settings` are PostgreSQL
     settings for every connection of the pool."""
+    connect_args: dict[str, object] = {"timeout": CONNECT_TIMEOUT}
+    if server_settings:
+        connect_args["server_settings"] = server_settings
     return create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=max(2, pool_size // 4),
+        pool_timeout=POOL_TIMEOUT,
         pool_pre_ping=False,
-        connect_args={"server_settings": server_settings} if server_settings else {},
+        connect_args=connect_args,
     )
 
 

@@ -9,8 +9,9 @@ import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from market.db.outage import RETRY_AFTER_SECONDS, forget_connections, is_database_unavailable
 from market.http.idempotency import IdempotentReplay
-from market.kit.errors import DomainError, status_for
+from market.kit.errors import DatabaseUnavailable, DomainError, status_for
 
 log = structlog.get_logger()
 PROBLEM_JSON = "application/problem+json"
@@ -43,7 +44,10 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> Response[dict[
 
 
 def on_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
-    return problem(status_for(exc), exc.code, exc.detail, **exc.extra)
+    response = problem(status_for(exc), exc.code, exc.detail, **exc.extra)
+    if response.status_code == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def on_replay(_: Request[Any, Any, Any], exc: IdempotentReplay) -> Response[bytes]:
@@ -76,7 +80,11 @@ def on_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response
     return problem(status, CODE_BY_STATUS.get(status, "http_error"), str(exc.detail))
 
 
-def on_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    if is_database_unavailable(exc):
+        log.warning("database_unavailable", error=repr(exc))
+        forget_connections(request.app.state.engine)
+        return on_domain_error(request, DatabaseUnavailable("the database cannot be reached"))
     log.exception("unhandled_error", error=repr(exc))
     return problem(500, "internal_error", "an unexpected error occurred; nothing was changed")
 

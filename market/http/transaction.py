@@ -8,6 +8,7 @@ any 4xx/5xx rolls back. Reads stream as usual and their session is closed (rolle
 
 from __future__ import annotations
 
+import contextlib
 import json
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -26,9 +27,10 @@ from litestar.types import (
     Scope,
     Send,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from market.certification.service import append_pending_certificates
+from market.db.outage import RETRY_AFTER_SECONDS, forget_connections, is_database_unavailable
 from market.http.idempotency import (
     IdempotencyClaim,
     IdempotencyKeyInUse,
@@ -120,11 +122,25 @@ _KEY_IN_USE = json.dumps(
 ).encode()
 
 
-def _problem_messages(status: int, body: bytes) -> list[Message]:
+_DATABASE_UNAVAILABLE = json.dumps(
+    {
+        "type": "about:blank",
+        "title": "Service Unavailable",
+        "status": 503,
+        "detail": "the database cannot be reached; nothing was changed, retry",
+        "code": "database_unavailable",
+    }
+).encode()
+RETRY_AFTER = [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())]
+
+
+def _problem_messages(
+    status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> list[Message]:
     start: HTTPResponseStartEvent = {
         "type": "http.response.start",
         "status": status,
-        "headers": [(b"content-type", b"application/problem+json")],
+        "headers": [(b"content-type", b"application/problem+json"), *(headers or [])],
     }
     end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
     return [start, end]
@@ -148,7 +164,7 @@ class TransactionMiddleware:
             finally:
                 _pending.reset(token)
                 if pending.session is not None:
-                    await pending.session.close()
+                    await _close(pending.session)
             return
         messages: list[Message] = []
 
@@ -159,17 +175,19 @@ class TransactionMiddleware:
             await self.app(scope, receive, capture)
         except BaseException:
             if pending.session is not None:
-                await pending.session.close()
+                await _close(pending.session)
             raise
         finally:
             _pending.reset(token)
         if pending.session is not None:
-            messages = await self._finish(pending, messages)
+            messages = await self._finish(pending, messages, scope["app"].state.engine)
         for message in messages:
             await send(message)
 
     @staticmethod
-    async def _finish(pending: PendingWrite, messages: list[Message]) -> list[Message]:
+    async def _finish(
+        pending: PendingWrite, messages: list[Message], engine: AsyncEngine
+    ) -> list[Message]:
         """Commit a successful write (with its idempotency record); roll back anything else."""
         session = pending.session
         assert session is not None
@@ -195,9 +213,20 @@ class TransactionMiddleware:
                     return _problem_messages(409, _KEY_IN_USE)
             await session.commit()
             return messages
-        except Exception:
+        except Exception as error:
+            with contextlib.suppress(Exception):
+                await session.rollback()
+            if is_database_unavailable(error):
+                log.warning("database_unavailable", error=repr(error))
+                forget_connections(engine)
+                return _problem_messages(503, _DATABASE_UNAVAILABLE, RETRY_AFTER)
             log.exception("commit_failed")
-            await session.rollback()
             return _problem_messages(503, _FAILED_COMMIT)
         finally:
-            await session.close()
+            await _close(session)
+
+
+async def _close(session: AsyncSession) -> None:
+    """Close a session whatever became of its connection (a dead one is discarded)."""
+    with contextlib.suppress(Exception):
+        await session.close()

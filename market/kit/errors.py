@@ -34,6 +34,16 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Unavailable(DomainError):
+    """The service cannot answer now; the client should retry (a 503 with `Retry-After`)."""
+
+    code = "unavailable"
+
+
+class DatabaseUnavailable(Unavailable):
+    code = "database_unavailable"
+
+
 class InvalidInput(DomainError):
     """Input that is well-formed JSON but semantically invalid (a 422)."""
 
@@ -47,6 +57,7 @@ STATUS_BY_CLASS: dict[type[DomainError], int] = {
     Forbidden: 403,
     Conflict: 409,
     InvalidInput: 422,
+    Unavailable: 503,
 }
 
 

@@ -13,6 +13,7 @@ import contextlib
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from market.db.outage import is_database_unavailable
 from market.kit.time import utcnow
 from market.trading.repository import instruments_with_due_orders
 from market.trading.sequencer import Sequencer
@@ -31,8 +32,11 @@ async def expire_forever(
                 symbols = await instruments_with_due_orders(session, utcnow())
             if symbols:
                 await sequencer.expire_due(symbols)
-        except Exception:  # the next tick tries again
-            log.exception("expiry_tick_failed")
+        except Exception as error:  # the next tick tries again
+            if is_database_unavailable(error):
+                log.warning("expiry_tick_skipped", error=repr(error))
+            else:
+                log.exception("expiry_tick_failed")
 
 
 @contextlib.asynccontextmanager

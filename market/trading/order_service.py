@@ -10,9 +10,16 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from market.db.outage import is_database_unavailable
 from market.http.idempotency import IdempotencyClaim, StoredResponse
 from market.http.peers import Peers, PeerUnavailable
-from market.kit.errors import DomainError, NotFound, error_from_json, error_to_json
+from market.kit.errors import (
+    DatabaseUnavailable,
+    DomainError,
+    NotFound,
+    error_from_json,
+    error_to_json,
+)
 from market.kit.time import utcnow
 from market.parties.roles import TRADERS, Caller, require
 from market.trading.errors import InvalidOrder
@@ -101,6 +108,10 @@ async def answer_peer(
         placed = await _place_here(sequencer, caller, data, idempotency)
     except DomainError as error:
         return {"error": error_to_json(error)}
+    except Exception as error:  # the asking worker answers 503, not a second try of its own
+        if not is_database_unavailable(error):
+            raise
+        return {"error": error_to_json(DatabaseUnavailable("the database cannot be reached"))}
     if isinstance(placed, StoredResponse):
         return {"order": placed.body.decode(), "status": placed.status_code}
     body = await placed_out(placed, sessions)

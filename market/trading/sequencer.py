@@ -14,9 +14,10 @@ import contextlib
 
 import structlog
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from market.certification.service import append_pending_certificates
+from market.db.outage import forget_connections, is_database_unavailable
 from market.kit.errors import DomainError
 from market.trading.books import BookRegistry
 from market.trading.order_batch import BatchCommand, ExpireDue, OrderBatch, Statics
@@ -28,8 +29,11 @@ RETRIES = 4
 
 
 class Sequencer:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], engine: AsyncEngine
+    ) -> None:
         self.session_factory = session_factory
+        self.engine = engine
         self.books = BookRegistry()
         self.statics = Statics(session_factory)
         self._queues: dict[str, asyncio.Queue[tuple[BatchCommand, asyncio.Future[object]]]] = {}
@@ -83,6 +87,10 @@ class Sequencer:
             return await self._transaction(symbol, commands)
         except Exception as error:
             self.books.invalidate(symbol)
+            if is_database_unavailable(error):  # answer at once: 503, nothing was changed
+                log.warning("database_unavailable", symbol=symbol, error=repr(error))
+                forget_connections(self.engine)
+                return [error] * len(commands)
             if len(commands) > 1:
                 log.warning(
                     "batch_retried_singly", symbol=symbol, size=len(commands), error=repr(error)
@@ -95,7 +103,7 @@ class Sequencer:
 
     async def _retry_single(self, symbol: str, command: BatchCommand, error: Exception) -> object:
         for attempt in range(RETRIES):
-            if not _retryable(error):
+            if not _retryable(error) or is_database_unavailable(error):
                 break
             await asyncio.sleep(0.005 * (attempt + 1))
             try:
