@@ -25,6 +25,7 @@ from market.db.migrate import current_revision, head_revision
 from market.http.dependencies import provide_caller, provide_list_params
 from market.http.metrics import Metrics, MetricsMiddleware, SequencerCollector, metrics_endpoint
 from market.http.nul_guard import NulGuardMiddleware
+from market.http.openapi import serve_tightened_schema
 from market.http.peers import Peers
 from market.http.problems import EXCEPTION_HANDLERS, problem
 from market.http.transaction import TransactionMiddleware, provide_db_session
@@ -178,4 +179,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
         ),
         debug=False,
+        on_startup=[serve_tightened_schema],
     )

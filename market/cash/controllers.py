@@ -19,8 +19,9 @@ from market.cash.service import CashService
 from market.cash.views import cash_out, deposit_out, entry_out, withdrawal_out
 from market.http.dependencies import CallerOf, Listing, Session
 from market.kit.pagination import Page, page_of
+from market.kit.schema import ID_PATTERN
 
-PartyQuery = Annotated[str | None, QueryParameter(max_length=64)]
+PartyQuery = Annotated[str | None, QueryParameter(pattern=ID_PATTERN)]
 
 
 class CashController(Controller):

@@ -4,26 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import ConfigDict, JsonValue, StringConstraints
 
-from market.kit.money import parse_money
-from market.kit.schema import Id, Input, Money, Output, Timestamp
+from market.kit.schema import Id, Input, Output, PositiveMoney, Timestamp
 
 Reference = Annotated[str, StringConstraints(min_length=1, max_length=300)]
 
 
-def _positive(value: str) -> str:
-    if parse_money(value) <= 0:
-        raise ValueError("amount must be greater than 0.00")
-    return value
-
-
-PositiveMoney = Annotated[Money, AfterValidator(_positive)]
+# Two shapes (API.md): a bank transfer the operator records, a card deposit a trader asks for.
+DEPOSIT_SHAPES: list[JsonValue] = [
+    {"required": ["amount", "party_id", "method"],
+     "properties": {"party_id": {"type": "string"}, "method": {"const": "bank_transfer"}}},
+    {"required": ["amount"],
+     "properties": {"party_id": {"type": "null"}, "method": {"type": "null"},
+                    "reference": {"type": "null"}}},
+]  # fmt: skip
 
 
 class DepositCreate(Input):
     """The operator records a bank transfer for `party_id`; a trader asks for a card deposit
     with only `amount`."""
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": DEPOSIT_SHAPES})
 
     amount: PositiveMoney
     party_id: Id | None = None

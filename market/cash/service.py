@@ -15,7 +15,7 @@ from market.cash.ledger import CashBalance, CashLedger
 from market.cash.models import Deposit, Withdrawal
 from market.cash.repository import CashRepository
 from market.cash.schemas import DepositCreate, WithdrawalCreate
-from market.kit.errors import Forbidden, InvalidInput, NotFound
+from market.kit.errors import Forbidden, NotFound
 from market.kit.ids import new_id
 from market.kit.money import parse_money
 from market.kit.time import utcnow
@@ -57,8 +57,8 @@ class CashService:
         require(caller, "operator", *TRADERS)
         if caller.kind != "operator":
             raise StripeNotConfigured("card deposits need Stripe, which is not configured")
-        if data.party_id is None:
-            raise InvalidInput("party_id is required for a bank transfer", field="party_id")
+        if data.party_id is None:  # a card deposit's shape: the operator records bank transfers
+            raise Forbidden("the operator records bank transfers (party_id, method)")
         party = await self.parties.get(data.party_id)
         if party is None:
             raise UnknownParty(f"unknown party {data.party_id}")

@@ -15,7 +15,8 @@ from market.http.dependencies import CallerOf, Session
 from market.parties.repository import PartyRepository
 
 Index = Annotated[int, QueryParameter(ge=0, le=2**53)]
-OptionalIndex = Annotated[int | None, QueryParameter(ge=0, le=2**53)]
+Size = Annotated[int, QueryParameter(ge=1, le=2**53)]
+OptionalSize = Annotated[int | None, QueryParameter(ge=1, le=2**53)]
 
 
 class CertificateController(Controller):
@@ -71,13 +72,13 @@ class CertificateController(Controller):
 
     @get("/log/proof/inclusion")
     async def inclusion(
-        self, db_session: Session, leaf_index: Index, tree_size: OptionalIndex = None
+        self, db_session: Session, leaf_index: Index, tree_size: OptionalSize = None
     ) -> dict[str, Any]:
         return await CertificateService(db_session).inclusion_proof(leaf_index, tree_size)
 
     @get("/log/proof/consistency")
     async def consistency(
-        self, db_session: Session, first: Index, second: OptionalIndex = None
+        self, db_session: Session, first: Size, second: OptionalSize = None
     ) -> dict[str, Any]:
         return await CertificateService(db_session).consistency_proof(first, second)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from market.kit.errors import Conflict, InvalidInput
+from market.kit.errors import Conflict
 
 
-class InvalidProofRequest(InvalidInput):
+class InvalidProofRequest(Conflict):
+    """Indices the log, at its current size, has no proof for (a 409: it depends on the log,
+    not on the request's shape)."""
+
     code = "invalid_proof_request"
 
 

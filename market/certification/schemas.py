@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from market.kit.schema import Input, Output
 
@@ -20,6 +20,12 @@ class CertificateIn(Input):
     alg: str = Field(max_length=50)
     key_id: str = Field(max_length=100)
     log_index: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        """Verifying writes nothing: a NUL in a presented payload is just a character."""
+        return data
 
 
 class VerificationOut(Output):

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.kit.errors import Unauthenticated
 from market.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from market.kit.schema import ID_PATTERN
 from market.parties.roles import Caller
 from market.parties.service import PartyService
 
@@ -36,7 +37,7 @@ class ListParams:
 
 def provide_list_params(
     limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
+    cursor: Annotated[str | None, QueryParameter(pattern=ID_PATTERN)] = None,
 ) -> ListParams:
     return ListParams(limit=limit, cursor=cursor)
 

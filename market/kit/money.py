@@ -6,6 +6,8 @@ import re
 from decimal import Decimal
 
 MONEY_PATTERN = r"^(0|[1-9][0-9]{0,14})\.[0-9]{2}$"
+# The same, above zero: what amounts and prices must be.
+POSITIVE_MONEY_PATTERN = r"^(0\.(0[1-9]|[1-9][0-9])|[1-9][0-9]{0,14}\.[0-9]{2})$"
 _MONEY_RE = re.compile(MONEY_PATTERN)
 
 

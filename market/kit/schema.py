@@ -18,11 +18,14 @@ from pydantic import (
     model_validator,
 )
 
-from market.kit.money import MONEY_PATTERN
+from market.kit.money import MONEY_PATTERN, POSITIVE_MONEY_PATTERN
 from market.kit.time import isoformat
 
 Money = Annotated[str, StringConstraints(pattern=MONEY_PATTERN)]
-Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+PositiveMoney = Annotated[str, StringConstraints(pattern=POSITIVE_MONEY_PATTERN)]
+# Ids, symbols and cursors are short ASCII tokens.
+ID_PATTERN = r"^[0-9A-Za-z_.:-]{1,64}$"
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=300)]
 Text = Annotated[str, StringConstraints(max_length=2000)]
 RegionCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
@@ -56,14 +59,21 @@ class Output(BaseModel):
 
 
 def exact_int(value: Any) -> Any:
-    """JSON integers only: no strings, floats (10.0, 1e3) or booleans."""
+    """JSON integers only: no strings, booleans or fractions. A number with a zero fraction
+    (10.0, 1e3) is an integer in JSON Schema, as the served schema says, and is taken as one."""
+    if type(value) is float and value.is_integer():
+        return int(value)
     if type(value) is not int:
         raise ValueError("must be a JSON integer")
     return value
 
 
-StrictInt = Annotated[int, BeforeValidator(exact_int)]
-Quantity = Annotated[int, BeforeValidator(exact_int), Field(gt=0, le=1_000_000_000_000)]
+# A bounded JSON integer is `Annotated[int, Field(bounds...), JSON_INT]`: bounds placed after
+# the validator are left out of the JSON schema by pydantic.
+JSON_INT = BeforeValidator(exact_int)
+StrictInt = Annotated[int, JSON_INT]
+Quantity = Annotated[int, Field(gt=0, le=1_000_000_000_000), JSON_INT]
+Vintage = Annotated[int, Field(ge=1990, le=2100), JSON_INT]
 Day = Annotated[date, Strict()]
 Json = dict[str, Any]
 

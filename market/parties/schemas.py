@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import StringConstraints
 
 from market.kit.schema import Input, Name, Output, RegionCode, Timestamp
+from market.parties.credit_code import CREDIT_CODE_PATTERN
 
 PartyKind = Literal[
     "collective", "enterprise", "government", "registrar", "certifier", "regulator", "operator"
@@ -14,7 +17,7 @@ PartyKind = Literal[
 class PartyCreate(Input):
     name: Name
     kind: PartyKind
-    credit_code: str
+    credit_code: Annotated[str, StringConstraints(pattern=CREDIT_CODE_PATTERN)]
     region_code: RegionCode
 
 
@@ -22,7 +25,7 @@ class PartyOut(Output):
     id: str
     name: str
     kind: str
-    credit_code: str
+    credit_code: Annotated[str, StringConstraints(pattern=CREDIT_CODE_PATTERN)]
     region_code: str
     status: str
     created_at: Timestamp

@@ -9,6 +9,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from market.http.dependencies import CallerOf, Listing, Session
 from market.kit.pagination import Page, page_of
+from market.kit.schema import ID_PATTERN
 from market.registry.asset_service import AssetService
 from market.registry.schemas import AssetCreate, AssetEventOut, AssetOut, ReasonIn
 from market.registry.views import asset_out
@@ -40,7 +41,7 @@ class AssetController(Controller):
         list_params: Listing,
         status: Annotated[AssetStatus | None, QueryParameter()] = None,
         resource_type: Annotated[str | None, QueryParameter(max_length=20)] = None,
-        holder_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        holder_id: Annotated[str | None, QueryParameter(pattern=ID_PATTERN)] = None,
         region_code: Annotated[str | None, QueryParameter(pattern=r"^[0-9]{2,6}$")] = None,
     ) -> Page[AssetOut]:
         rows = await AssetService(db_session).list_assets(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from market.kit.errors import Conflict, Forbidden, InvalidInput
+from market.kit.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 
 class BoundaryOverlap(Conflict):
@@ -51,9 +51,9 @@ class BatchExpired(Conflict):
     code = "batch_expired"
 
 
-class UnknownProductType(InvalidInput):
+class UnknownProductType(NotFound):
     code = "unknown_product_type"
 
 
-class UnknownParty(InvalidInput):
+class UnknownParty(NotFound):
     code = "unknown_party"

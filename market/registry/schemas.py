@@ -16,19 +16,47 @@ from market.kit.schema import (
     Output,
     Quantity,
     RegionCode,
-    StrictInt,
     Text,
     Timestamp,
+    Vintage,
 )
 
 ResourceType = Literal[
     "forest", "grassland", "wetland", "water", "farmland", "wasteland", "tidal_flat", "mountain"
 ]
 RightKind = Literal["ownership", "contract", "use", "operation"]
-AreaHa = Annotated[str, StringConstraints(pattern=r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,4})?$")]
-Share = Annotated[str, StringConstraints(pattern=r"^(0|[1-9][0-9]{0,2})(\.[0-9]{1,2})?$")]
+# A GeoJSON Polygon or MultiPolygon (WGS84 positions) as JSON Schema can say it; whether the
+# rings close and the polygon is valid is checked on the geometry (`invalid_boundary`).
+_POSITION: dict[str, Any] = {
+    "type": "array",
+    "minItems": 2,
+    "maxItems": 3,
+    "items": {"type": "number", "minimum": -180, "maximum": 180},
+}
+_RING: dict[str, Any] = {"type": "array", "minItems": 4, "items": _POSITION}
+_POLYGON: dict[str, Any] = {"type": "array", "minItems": 1, "items": _RING}
+GEOJSON_AREA: dict[str, Any] = {"oneOf": [
+    {"type": "object", "required": ["type", "coordinates"],
+     "properties": {"type": {"const": "Polygon"}, "coordinates": _POLYGON}},
+    {"type": "object", "required": ["type", "coordinates"],
+     "properties": {"type": {"const": "MultiPolygon"},
+                    "coordinates": {"type": "array", "minItems": 1, "items": _POLYGON}}},
+]}  # fmt: skip
+
+# Above zero: hectares with up to 4 places; a share in (0, 100] with up to 2 places.
+AreaHa = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^([1-9][0-9]{0,11}(\.[0-9]{1,4})?|0\.([1-9][0-9]{0,3}|0[1-9][0-9]{0,2}|00[1-9][0-9]?|000[1-9]))$"
+    ),
+]
+Share = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(100(\.0{1,2})?|[1-9][0-9]?(\.[0-9]{1,2})?|0\.([1-9][0-9]?|0[1-9]))$"
+    ),
+]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
-Vintage = Annotated[StrictInt, Field(ge=1990, le=2100)]
 
 
 class RightIn(Input):
@@ -44,7 +72,7 @@ class AssetCreate(Input):
     name: Name
     region_code: RegionCode
     area_ha: AreaHa
-    boundary: dict[str, Any]
+    boundary: Annotated[dict[str, Any], Field(json_schema_extra=GEOJSON_AREA)]
     rights: Annotated[list[RightIn], Field(min_length=1, max_length=50)]
     attributes: Attributes = Field(default_factory=dict)
 

@@ -8,6 +8,7 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from market.http.dependencies import CallerOf, Session
+from market.kit.schema import ID_PATTERN
 from market.registry.schemas import (
     HoldingOut,
     HoldingsOut,
@@ -20,7 +21,7 @@ from market.registry.schemas import (
 )
 from market.registry.unit_service import UnitService
 
-PartyQuery = Annotated[str | None, QueryParameter(max_length=64)]
+PartyQuery = Annotated[str | None, QueryParameter(pattern=ID_PATTERN)]
 
 
 class UnitController(Controller):

@@ -14,6 +14,7 @@ from market.http.idempotency import StoredResponse
 from market.http.transaction import take_idempotency
 from market.kit.money import format_money
 from market.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, page_of
+from market.kit.schema import ID_PATTERN
 from market.trading.instrument_service import InstrumentService
 from market.trading.order_service import (
     OrderQueries,
@@ -38,7 +39,7 @@ from market.trading.views import instrument_out, order_out, tape_item, trade_out
 
 OrderStatus = Literal["open", "partially_filled", "filled", "cancelled", "expired", "rejected"]
 SEQ_CURSOR = r"^[1-9][0-9]{0,17}$"
-SymbolQuery = Annotated[str | None, QueryParameter(max_length=32)]
+SymbolQuery = Annotated[str | None, QueryParameter(pattern=r"^[A-Z0-9][A-Z0-9_.-]{0,31}$")]
 
 
 class InstrumentController(Controller):
@@ -201,7 +202,7 @@ class OversightTradingController(Controller):
     @get("/trades")
     async def trades(
         self, caller: CallerOf, db_session: Session, list_params: Listing,
-        party_id: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        party_id: Annotated[str | None, QueryParameter(pattern=ID_PATTERN)] = None,
         instrument: SymbolQuery = None,
         from_: Annotated[datetime | None, QueryParameter(name="from")] = None,
         to: Annotated[datetime | None, QueryParameter()] = None,

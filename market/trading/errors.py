@@ -21,5 +21,11 @@ class InvalidOrder(InvalidInput):
     code = "validation_error"
 
 
+class ExpiryPassed(Conflict):
+    """`expires_at` is already past when the order arrives (a 409: it depends on the clock)."""
+
+    code = "expires_at_passed"
+
+
 class SettlementConflict(Exception):
     """A batch's optimistic reads went stale (a CHECK refused the apply): retry it alone."""

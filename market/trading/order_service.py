@@ -22,7 +22,7 @@ from market.kit.errors import (
 )
 from market.kit.time import utcnow
 from market.parties.roles import TRADERS, Caller, require
-from market.trading.errors import InvalidOrder
+from market.trading.errors import ExpiryPassed
 from market.trading.homes import InstrumentHomes
 from market.trading.models import Order, OrderEvent, OrderState, Settlement, Trade
 from market.trading.order_batch import CancelRequest, Placed, PlaceOrder
@@ -47,7 +47,7 @@ async def place_order(
     response to an `Idempotency-Key`) is returned as it is; else the `Placed` order."""
     require(caller, *TRADERS)
     if data.expires_at is not None and data.expires_at <= utcnow():
-        raise InvalidOrder("expires_at is in the past", errors=[{"field": "expires_at"}])
+        raise ExpiryPassed("expires_at is in the past")
     home = await homes.home(data.instrument) if peers and homes else None
     if peers is not None and home is not None and home != peers.index:
         message = {

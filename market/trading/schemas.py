@@ -5,19 +5,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, JsonValue, StringConstraints, model_validator
 
-from market.kit.schema import Id, Input, Money, Output, Quantity, StrictInt, Timestamp
+from market.kit.schema import (
+    JSON_INT,
+    Id,
+    Input,
+    Output,
+    PositiveMoney,
+    Quantity,
+    Timestamp,
+    Vintage,
+)
 
 Symbol = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_.-]{0,31}$")]
 Percent = Annotated[str, StringConstraints(pattern=r"^(0|[1-9][0-9]?|100)(\.[0-9]{1,2})?$")]
-Bps = Annotated[StrictInt, Field(ge=0, le=10_000)]
-Lot = Annotated[StrictInt, Field(gt=0, le=1_000_000_000)]
+Bps = Annotated[int, Field(ge=0, le=10_000), JSON_INT]
+Lot = Annotated[int, Field(gt=0, le=1_000_000_000), JSON_INT]
 
 
 class Eligibility(Input):
-    vintage_from: Annotated[StrictInt, Field(ge=1990, le=2100)] | None = None
-    vintage_to: Annotated[StrictInt, Field(ge=1990, le=2100)] | None = None
+    vintage_from: Vintage | None = None
+    vintage_to: Vintage | None = None
     region_prefix: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,6}$")] | None = None
     batch_ids: Annotated[list[Id], Field(max_length=500)] | None = None
 
@@ -26,9 +35,9 @@ class InstrumentCreate(Input):
     symbol: Symbol
     product_type: Annotated[str, StringConstraints(min_length=1, max_length=40)]
     eligibility: Eligibility = Field(default_factory=Eligibility)
-    tick_size: Money = "0.01"
+    tick_size: PositiveMoney = "0.01"
     lot_size: Lot = 1
-    reference_price: Money
+    reference_price: PositiveMoney
     price_band_pct: Percent = "10"
     buyer_fee_bps: Bps = 0
     seller_fee_bps: Bps = 0
@@ -54,11 +63,34 @@ class InstrumentOut(Output):
     created_at: Timestamp
 
 
+# The cross-field rules of `OrderCreate._consistent`, as JSON Schema for the served document.
+ORDER_RULES: list[JsonValue] = [
+    {  # a market order has no price and is not GTD; a limit order (the default) has a price
+        "if": {"properties": {"type": {"const": "market"}}, "required": ["type"]},
+        "then": {
+            "properties": {"price": {"type": "null"}, "time_in_force": {"not": {"const": "GTD"}}}
+        },
+        "else": {"required": ["price"], "properties": {"price": {"type": "string"}}},
+    },
+    {  # expires_at is given for GTD orders and only for them
+        "if": {"properties": {"time_in_force": {"const": "GTD"}}, "required": ["time_in_force"]},
+        "then": {"required": ["expires_at"], "properties": {"expires_at": {"type": "string"}}},
+        "else": {"properties": {"expires_at": {"type": "null"}}},
+    },
+    {  # batch_id names the units a sell order delivers
+        "if": {"properties": {"side": {"const": "buy"}}},
+        "then": {"properties": {"batch_id": {"type": "null"}}},
+    },
+]
+
+
 class OrderCreate(Input):
+    model_config = ConfigDict(json_schema_extra={"allOf": ORDER_RULES})
+
     instrument: Symbol
     side: Literal["buy", "sell"]
     type: Literal["limit", "market"] = "limit"
-    price: Money | None = None
+    price: PositiveMoney | None = None
     quantity: Quantity
     time_in_force: Literal["GTC", "IOC", "FOK", "GTD"] = "GTC"
     expires_at: datetime | None = None
@@ -72,8 +104,6 @@ class OrderCreate(Input):
             raise ValueError("a limit order needs a price")
         if self.type == "market" and self.price is not None:
             raise ValueError("a market order has no price")
-        if self.type == "limit" and self.price is not None and self.price == "0.00":
-            raise ValueError("price must be positive")
         if (self.time_in_force == "GTD") != (self.expires_at is not None):
             raise ValueError("expires_at is required for GTD orders and only for them")
         if self.type == "market" and self.time_in_force == "GTD":

@@ -151,10 +151,10 @@ class TestDeposits:
                 "/v1/deposits",
                 json={"party_id": party_id, "amount": "1.00", "method": "bank_transfer"},
             )
-            assert response.status_code == 422, response.text
+            assert response.status_code == 404, response.text
             assert response.json()["code"] == "unknown_party"
         response = await operator.post("/v1/deposits", json={"amount": "1.00"})
-        assert response.status_code == 422, response.text
+        assert response.status_code == 403, response.text  # the card shape is a trader's
 
     async def test_frozen_party_still_receives_deposits(
         self, operator: Actor, make_party: PartyFactory

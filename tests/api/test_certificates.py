@@ -187,8 +187,9 @@ async def test_inclusion_and_consistency_proofs_verify_independently(registry: R
             root,
             [bytes.fromhex(h) for h in consistency["proof"]],
         )
+    # Beyond the log: the request is well-formed, the log has no such leaf yet (409).
     bad = await client.get("/v1/log/proof/inclusion", params={"leaf_index": head["tree_size"]})
-    assert bad.status_code == 422 and bad.json()["code"] == "invalid_proof_request"
+    assert bad.status_code == 409 and bad.json()["code"] == "invalid_proof_request"
     bad = await client.get("/v1/log/proof/consistency", params={"first": 0, "second": 1})
     assert bad.status_code == 422
 

@@ -195,9 +195,20 @@ async def test_malformed_json_code_is_malformed_request(setup: Setup) -> None:
 
 async def test_integers_are_strict(setup: Setup) -> None:
     transfers = next(e for e in setup.endpoints if e.name == "transfers")
-    for bad in (True, "10", 10.0):
+    for bad in (True, "10", 10.5, 1e-3):
         response = await send(transfers, {**transfers.body, "quantity": bad})
         assert_validation_error(response, f"quantity={bad!r}", "quantity")
+
+
+async def test_a_number_with_a_zero_fraction_is_an_integer(setup: Setup) -> None:
+    """JSON Schema (and so the served schema) counts 2.0 as an integer: so does the server."""
+    transfers = next(e for e in setup.endpoints if e.name == "transfers")
+    before = (await setup.holder.get("/v1/holdings")).json()
+    response = await send(transfers, {**transfers.body, "quantity": 2.0})
+    assert response.status_code == 201, response.text
+    assert response.json()["ranges"][0]["end"] - response.json()["ranges"][0]["start"] == 1
+    after = (await setup.holder.get("/v1/holdings")).json()
+    assert before != after
 
 
 async def test_random_transfer_bodies_never_5xx(setup: Setup) -> None:
