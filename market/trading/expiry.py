@@ -1,4 +1,5 @@
-"""GTD expiry in the background: nudge the sequencer of every instrument with due orders.
+"""GTD expiry in the background: nudge the sequencer of every instrument with due orders, and
+expire the block trade proposals that are due.
 
 Exactness does not depend on this timer: every batch first expires the orders whose
 `expires_at` is at or before the batch's timestamp, and all of the batch's trades carry that
@@ -14,11 +15,21 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.kit.time import utcnow
+from market.trading.block_trades import BlockTradeService
 from market.trading.repository import instruments_with_due_orders
 from market.trading.sequencer import Sequencer
 
 log = structlog.get_logger()
 INTERVAL_S = 0.5
+
+
+async def expire_block_trades(session_factory: async_sessionmaker[AsyncSession]) -> int:
+    """Release the units of block trade proposals that expired (one transaction)."""
+    async with session_factory() as session:
+        expired = await BlockTradeService(session).expire_due(utcnow())
+        if expired:
+            await session.commit()
+        return expired
 
 
 async def expire_forever(
@@ -31,6 +42,7 @@ async def expire_forever(
                 symbols = await instruments_with_due_orders(session, utcnow())
             if symbols:
                 await sequencer.expire_due(symbols)
+            await expire_block_trades(session_factory)
         except Exception:  # the next tick tries again
             log.exception("expiry_tick_failed")
 
