@@ -301,3 +301,43 @@ async def test_idempotent_auction_bid_and_close_also_when_concurrent(market: Mar
     assert done and all(x.json() == done[0].json() for x in done)
     assert len(await tape(buyer, symbol)) == 1
     assert await units(market, buyer, batch["id"]) == (10, 0)
+
+
+async def test_a_bidder_frozen_before_the_close_is_left_out_and_released(market: Market) -> None:
+    symbol = (await market.instrument())["symbol"]
+    seller, batch = await market.seller(100)
+    frozen, other = await market.buyer("10000.00"), await market.buyer("10000.00")
+    regulator = market.registry.regulator
+    ends_at = at(1.0)
+    auction = await open_auction(seller, symbol, 20, "50.00", ends_at)
+    await bid(frozen, auction["id"], "60.00", 20)
+    await bid(other, auction["id"], "55.00", 20)
+    expect(await regulator.post(f"/v1/oversight/parties/{frozen.id}/freeze"), 200)
+    expect(await frozen.post(f"/v1/auctions/{auction['id']}/bids", json={"price": "61.00", "quantity": 10}),
+           409, "party_frozen")  # fmt: skip
+    await until(ends_at)
+    closed = expect(await seller.post(f"/v1/auctions/{auction['id']}/close"), 200)
+    assert [(x["party_id"], x["quantity"]) for x in closed["allocations"]] == [(other.id, 20)]
+    assert closed["clearing_price"] == "55.00"
+    assert await funds(market, frozen) == ("10000.00", "0.00")
+    assert await units(market, other, batch["id"]) == (20, 0)
+
+
+async def test_a_halted_instrument_refuses_bids_and_the_close(market: Market) -> None:
+    symbol = (await market.instrument())["symbol"]
+    seller, batch = await market.seller(100)
+    buyer = await market.buyer("10000.00")
+    ends_at = at(1.0)
+    auction = await open_auction(seller, symbol, 20, "50.00", ends_at)
+    await bid(buyer, auction["id"], "50.00", 20)
+    halted = await market.operator.post(f"/v1/instruments/{symbol}/status", json={"status": "halted"})
+    assert halted.status_code == 200, halted.text
+    expect(await buyer.post(f"/v1/auctions/{auction['id']}/bids", json={"price": "51.00", "quantity": 10}),
+           409, "instrument_halted")  # fmt: skip
+    await until(ends_at)
+    expect(await seller.post(f"/v1/auctions/{auction['id']}/close"), 409, "instrument_halted")
+    assert await units(market, seller, batch["id"]) == (80, 20)
+    reopened = await market.operator.post(f"/v1/instruments/{symbol}/status", json={"status": "open"})
+    assert reopened.status_code == 200, reopened.text
+    closed = expect(await seller.post(f"/v1/auctions/{auction['id']}/close"), 200)
+    assert closed["sold_quantity"] == 20
