@@ -34,14 +34,24 @@ async def government_seller(market: Market, quantity: int) -> tuple[Actor, dict[
     return government, batch
 
 
-async def open_auction(seller: Actor, symbol: str, quantity: int, reserve: str, ends_at: str, **over: Any) -> dict[str, Any]:
-    body = {"instrument": symbol, "quantity": quantity, "reserve_price": reserve, "ends_at": ends_at, **over}
+async def open_auction(
+    seller: Actor, symbol: str, quantity: int, reserve: str, ends_at: str, **over: Any
+) -> dict[str, Any]:
+    body = {
+        "instrument": symbol,
+        "quantity": quantity,
+        "reserve_price": reserve,
+        "ends_at": ends_at,
+        **over,
+    }
     return expect(await seller.post("/v1/auctions", json=body), 201)
 
 
 async def bid(party: Actor, auction_id: str, price: str, quantity: int) -> dict[str, Any]:
     return expect(
-        await party.post(f"/v1/auctions/{auction_id}/bids", json={"price": price, "quantity": quantity}),
+        await party.post(
+            f"/v1/auctions/{auction_id}/bids", json={"price": price, "quantity": quantity}
+        ),
         201,
     )
 
@@ -92,7 +102,9 @@ async def test_uniform_price_allocation_ties_by_time_marginal_partly_filled(mark
         assert trade["kind"] == "auction" and trade["price"] == "11.00"
         assert trade["quantity"] == alloc["quantity"] and trade["seller_id"] == seller.id
         assert trade["settlement"]["status"] == "settled"
-        assert (await verified(party, trade["certificate_id"]))["payload"]["trade_kind"] == "auction"
+        assert (await verified(party, trade["certificate_id"]))["payload"][
+            "trade_kind"
+        ] == "auction"
     # winners pay 11.00 (+ fee) whatever they bid; the rest of their reservation comes back
     assert await funds(market, a) == ("559.56", "0.00")  # 1000 - 440.00 - 0.44
     assert await funds(market, b) == ("449.45", "0.00")  # 1000 - 550.00 - 0.55
@@ -110,7 +122,9 @@ async def test_uniform_price_allocation_ties_by_time_marginal_partly_filled(mark
 
     after = expect(await d.client.get(f"/v1/auctions/{auction['id']}"), 200)
     assert after["clearing_price"] == "11.00" and after["closed_at"]
-    assert [(x["price"], x["quantity"], x["filled_quantity"], x["status"]) for x in after["bids"]] == [
+    assert [
+        (x["price"], x["quantity"], x["filled_quantity"], x["status"]) for x in after["bids"]
+    ] == [
         ("12.00", 40, 40, "filled"),
         ("11.00", 50, 50, "filled"),
         ("11.00", 30, 10, "partially_filled"),
@@ -121,7 +135,9 @@ async def test_uniform_price_allocation_ties_by_time_marginal_partly_filled(mark
     expect(await market.operator.post(f"/v1/auctions/{auction['id']}/close"), 409, "auction_closed")
 
 
-async def test_unsold_units_return_and_an_auction_without_bids_sells_nothing(market: Market) -> None:
+async def test_unsold_units_return_and_an_auction_without_bids_sells_nothing(
+    market: Market,
+) -> None:
     symbol = (await market.instrument())["symbol"]
     seller, batch = await market.seller(100)
     buyer = await market.buyer("10000.00")
@@ -166,7 +182,12 @@ async def test_approval_products_settle_into_pending_approval(market: Market) ->
     assert await funds(market, loser) == ("10000.00", "0.00")
     assert await units(market, seller, batch["id"]) == (50, 50)
     approval = await pending_approval_of(regulator, trade["id"])
-    expect(await regulator.post(f"/v1/oversight/approvals/{approval['id']}/reject", json={"reason": "quota"}), 200)
+    expect(
+        await regulator.post(
+            f"/v1/oversight/approvals/{approval['id']}/reject", json={"reason": "quota"}
+        ),
+        200,
+    )
     assert await funds(market, buyer) == ("10000.00", "0.00")
     assert await units(market, seller, batch["id"]) == (100, 0)
 
@@ -189,9 +210,17 @@ async def test_bad_auctions_and_bids_are_refused_and_change_nothing(market: Mark
         {k: v for k, v in good.items() if k != "ends_at"},
     ):
         expect(await seller.post("/v1/auctions", json=body), 422, "validation_error")
-    expect(await seller.post("/v1/auctions", json={**good, "quantity": 55}), 409, "quantity_not_on_lot")
-    expect(await seller.post("/v1/auctions", json={**good, "reserve_price": "50.001"}), 422, "validation_error")
-    expect(await seller.post("/v1/auctions", json={**good, "quantity": 200}), 409, "insufficient_units")
+    expect(
+        await seller.post("/v1/auctions", json={**good, "quantity": 55}), 409, "quantity_not_on_lot"
+    )
+    expect(
+        await seller.post("/v1/auctions", json={**good, "reserve_price": "50.001"}),
+        422,
+        "validation_error",
+    )
+    expect(
+        await seller.post("/v1/auctions", json={**good, "quantity": 200}), 409, "insufficient_units"
+    )
     expect(await market.registry.certifier.post("/v1/auctions", json=good), 403, "forbidden")
     assert await units(market, seller, batch["id"]) == (100, 0)
 
@@ -207,17 +236,31 @@ async def test_bad_auctions_and_bids_are_refused_and_change_nothing(market: Mark
         {"price": "6.00", "quantity": 10, "party_id": buyer.id},
     ):
         expect(await buyer.post(path, json=body), 422, "validation_error")
-    expect(await buyer.post(path, json={"price": "6.00", "quantity": 5}), 409, "quantity_not_on_lot")
-    expect(await buyer.post(path, json={"price": "20.00", "quantity": 10}), 409, "insufficient_funds")
+    expect(
+        await buyer.post(path, json={"price": "6.00", "quantity": 5}), 409, "quantity_not_on_lot"
+    )
+    expect(
+        await buyer.post(path, json={"price": "20.00", "quantity": 10}), 409, "insufficient_funds"
+    )
     expect(await seller.post(path, json={"price": "6.00", "quantity": 10}), 403, "forbidden")
-    expect(await market.registry.regulator.post(path, json={"price": "6.00", "quantity": 10}), 403, "forbidden")
-    expect(await buyer.post("/v1/auctions/auc_nope/bids", json={"price": "6.00", "quantity": 10}), 404, "not_found")
+    expect(
+        await market.registry.regulator.post(path, json={"price": "6.00", "quantity": 10}),
+        403,
+        "forbidden",
+    )
+    expect(
+        await buyer.post("/v1/auctions/auc_nope/bids", json={"price": "6.00", "quantity": 10}),
+        404,
+        "not_found",
+    )
     expect(await buyer.client.get("/v1/auctions/auc_nope"), 404, "not_found")
     assert await funds(market, buyer) == ("100.00", "0.00")
     assert expect(await buyer.get(f"/v1/auctions/{auction['id']}/bids"), 200)["items"] == []
 
 
-async def test_bids_racing_the_close_are_either_in_the_allocation_or_refused(market: Market) -> None:
+async def test_bids_racing_the_close_are_either_in_the_allocation_or_refused(
+    market: Market,
+) -> None:
     symbol = (await market.instrument())["symbol"]
     seller, batch = await market.seller(100)
     bidders = [await market.buyer("100000.00") for _ in range(4)]
@@ -252,7 +295,9 @@ async def test_bids_racing_the_close_are_either_in_the_allocation_or_refused(mar
 
     await asyncio.gather(keep_closing(), *(keep_bidding(p, n) for n, p in enumerate(bidders)))
     assert closed is not None and accepted and refused == len(bidders)
-    bids = expect(await market.registry.regulator.get(f"/v1/auctions/{auction['id']}/bids"), 200)["items"]
+    bids = expect(await market.registry.regulator.get(f"/v1/auctions/{auction['id']}/bids"), 200)[
+        "items"
+    ]
     # every bid acknowledged took part in the close: none is left open, none got lost in between
     assert {x["id"] for x in bids} == {x["id"] for x in accepted}
     assert all(x["status"] != "open" for x in bids)
@@ -271,10 +316,14 @@ async def test_idempotent_auction_bid_and_close_also_when_concurrent(market: Mar
     ends_at = at(1.0)
     body = {"instrument": symbol, "quantity": 30, "reserve_price": "50.00", "ends_at": ends_at}
     headers = {**seller.headers, "Idempotency-Key": "auc-1"}
-    answers = await asyncio.gather(*(seller.client.post("/v1/auctions", json=body, headers=headers) for _ in range(4)))
+    answers = await asyncio.gather(
+        *(seller.client.post("/v1/auctions", json=body, headers=headers) for _ in range(4))
+    )
     created = [x for x in answers if x.status_code == 201]
     assert created and all(x.json() == created[0].json() for x in created)
-    assert all(x.status_code == 201 or x.json()["code"] == "idempotency_key_in_use" for x in answers)
+    assert all(
+        x.status_code == 201 or x.json()["code"] == "idempotency_key_in_use" for x in answers
+    )
     again = await seller.client.post("/v1/auctions", json=body, headers=headers)
     assert again.status_code == 201 and again.json() == created[0].json()
     assert await units(market, seller, batch["id"]) == (70, 30)
@@ -283,19 +332,29 @@ async def test_idempotent_auction_bid_and_close_also_when_concurrent(market: Mar
     bid_headers = {**buyer.headers, "Idempotency-Key": "bid-1"}
     path = f"/v1/auctions/{auction_id}/bids"
     answers = await asyncio.gather(
-        *(buyer.client.post(path, json={"price": "51.00", "quantity": 10}, headers=bid_headers) for _ in range(4))
+        *(
+            buyer.client.post(path, json={"price": "51.00", "quantity": 10}, headers=bid_headers)
+            for _ in range(4)
+        )
     )
     placed = [x for x in answers if x.status_code == 201]
     assert placed and all(x.json() == placed[0].json() for x in placed)
-    assert all(x.status_code == 201 or x.json()["code"] == "idempotency_key_in_use" for x in answers)
+    assert all(
+        x.status_code == 201 or x.json()["code"] == "idempotency_key_in_use" for x in answers
+    )
     assert await funds(market, buyer) == ("9489.49", "510.51")  # one reservation
-    reused = await buyer.client.post(path, json={"price": "52.00", "quantity": 10}, headers=bid_headers)
+    reused = await buyer.client.post(
+        path, json={"price": "52.00", "quantity": 10}, headers=bid_headers
+    )
     expect(reused, 409, "idempotency_key_reused")
 
     await until(ends_at)
     close_headers = {**seller.headers, "Idempotency-Key": "close-1"}
     answers = await asyncio.gather(
-        *(seller.client.post(f"/v1/auctions/{auction_id}/close", headers=close_headers) for _ in range(3))
+        *(
+            seller.client.post(f"/v1/auctions/{auction_id}/close", headers=close_headers)
+            for _ in range(3)
+        )
     )
     done = [x for x in answers if x.status_code == 200]
     assert done and all(x.json() == done[0].json() for x in done)
@@ -330,14 +389,18 @@ async def test_a_halted_instrument_refuses_bids_and_the_close(market: Market) ->
     ends_at = at(1.0)
     auction = await open_auction(seller, symbol, 20, "50.00", ends_at)
     await bid(buyer, auction["id"], "50.00", 20)
-    halted = await market.operator.post(f"/v1/instruments/{symbol}/status", json={"status": "halted"})
+    halted = await market.operator.post(
+        f"/v1/instruments/{symbol}/status", json={"status": "halted"}
+    )
     assert halted.status_code == 200, halted.text
     expect(await buyer.post(f"/v1/auctions/{auction['id']}/bids", json={"price": "51.00", "quantity": 10}),
            409, "instrument_halted")  # fmt: skip
     await until(ends_at)
     expect(await seller.post(f"/v1/auctions/{auction['id']}/close"), 409, "instrument_halted")
     assert await units(market, seller, batch["id"]) == (80, 20)
-    reopened = await market.operator.post(f"/v1/instruments/{symbol}/status", json={"status": "open"})
+    reopened = await market.operator.post(
+        f"/v1/instruments/{symbol}/status", json={"status": "open"}
+    )
     assert reopened.status_code == 200, reopened.text
     closed = expect(await seller.post(f"/v1/auctions/{auction['id']}/close"), 200)
     assert closed["sold_quantity"] == 20

@@ -26,8 +26,16 @@ async def propose(seller: Actor, body: dict[str, Any], **kw: Any) -> dict[str, A
     return expect(await seller.post("/v1/block-trades", json=body, **kw), 201)
 
 
-def block_body(symbol: str, buyer: Actor, quantity: int = 300, price: str = "60.00", **over: Any) -> dict[str, Any]:
-    return {"instrument": symbol, "price": price, "quantity": quantity, "buyer_id": buyer.id, **over}
+def block_body(
+    symbol: str, buyer: Actor, quantity: int = 300, price: str = "60.00", **over: Any
+) -> dict[str, Any]:
+    return {
+        "instrument": symbol,
+        "price": price,
+        "quantity": quantity,
+        "buyer_id": buyer.id,
+        **over,
+    }
 
 
 async def test_block_trade_escrows_at_proposal_and_settles_at_acceptance(market: Market) -> None:
@@ -40,7 +48,9 @@ async def test_block_trade_escrows_at_proposal_and_settles_at_acceptance(market:
     await market.order(seller, symbol, "sell", 10, "50.00")
     await market.order(buyer, symbol, "buy", 10, "50.00")
 
-    proposal = await propose(seller, block_body(symbol, buyer))  # 60.00: outside ±10 %, inside ±30 %
+    proposal = await propose(
+        seller, block_body(symbol, buyer)
+    )  # 60.00: outside ±10 %, inside ±30 %
     assert proposal == {
         **proposal,
         "instrument": symbol,
@@ -85,7 +95,9 @@ async def test_block_trade_escrows_at_proposal_and_settles_at_acceptance(market:
     assert sum(r["end"] - r["start"] + 1 for r in trade["settlement"]["ranges"]) == 300
     certificate = await verified(buyer, trade["certificate_id"])
     assert certificate["payload"]["trade_kind"] == "block"
-    assert certificate["payload"]["price"] == "60.00" and certificate["payload"]["quantity"] == "300"
+    assert (
+        certificate["payload"]["price"] == "60.00" and certificate["payload"]["quantity"] == "300"
+    )
 
     assert await units(market, seller, batch["id"]) == (690, 0)
     assert await units(market, buyer, batch["id"]) == (310, 0)
@@ -108,7 +120,11 @@ async def test_block_trade_escrows_at_proposal_and_settles_at_acceptance(market:
 
     # decided once: accept again, decline, cancel → 409, nothing moves
     for path, party in (("accept", buyer), ("decline", buyer), ("cancel", seller)):
-        expect(await party.post(f"/v1/block-trades/{proposal['id']}/{path}"), 409, "block_trade_not_open")
+        expect(
+            await party.post(f"/v1/block-trades/{proposal['id']}/{path}"),
+            409,
+            "block_trade_not_open",
+        )
     assert await units(market, buyer, batch["id"]) == (315, 0)
 
 
@@ -166,7 +182,11 @@ async def test_decline_and_cancel_release_the_units_and_only_the_named_party_may
     expect(await seller.post(f"/v1/block-trades/{first['id']}/accept"), 403, "forbidden")
     expect(await seller.post(f"/v1/block-trades/{first['id']}/decline"), 403, "forbidden")
     expect(await buyer.post(f"/v1/block-trades/{first['id']}/cancel"), 403, "forbidden")
-    expect(await market.registry.regulator.post(f"/v1/block-trades/{first['id']}/accept"), 403, "forbidden")
+    expect(
+        await market.registry.regulator.post(f"/v1/block-trades/{first['id']}/accept"),
+        403,
+        "forbidden",
+    )
     for path in ("accept", "decline", "cancel"):
         expect(await stranger.post(f"/v1/block-trades/{first['id']}/{path}"), 404, "not_found")
     assert await units(market, seller, batch["id"]) == (50, 50)
@@ -229,7 +249,9 @@ async def test_approval_products_settle_into_pending_approval(market: Market) ->
 
 
 async def test_bad_proposals_are_refused_and_change_nothing(market: Market) -> None:
-    symbol = (await market.instrument(lot_size=10, tick_size="0.05", reference_price="50.00"))["symbol"]
+    symbol = (await market.instrument(lot_size=10, tick_size="0.05", reference_price="50.00"))[
+        "symbol"
+    ]
     seller, batch = await market.seller(100)
     buyer = await market.buyer()
     registrar = market.registry.registrar
@@ -261,9 +283,13 @@ async def test_bad_proposals_are_refused_and_change_nothing(market: Market) -> N
     ]
     for body, code in conflicts:
         expect(await seller.post("/v1/block-trades", json=body), 409, code)
-    expect(await seller.post("/v1/block-trades", json={**good, "instrument": "NOPE"}), 404, "not_found")
+    expect(
+        await seller.post("/v1/block-trades", json={**good, "instrument": "NOPE"}), 404, "not_found"
+    )
     expect(await registrar.post("/v1/block-trades", json=good), 403, "forbidden")
-    halted = await market.operator.post(f"/v1/instruments/{symbol}/status", json={"status": "halted"})
+    halted = await market.operator.post(
+        f"/v1/instruments/{symbol}/status", json={"status": "halted"}
+    )
     assert halted.status_code == 200, halted.text
     expect(await seller.post("/v1/block-trades", json=good), 409, "instrument_halted")
     assert await units(market, seller, batch["id"]) == (100, 0)
@@ -294,7 +320,9 @@ async def test_idempotent_proposal_and_acceptance_also_when_concurrent(market: M
     again = await seller.client.post("/v1/block-trades", json=body, headers=headers)
     assert first.status_code == again.status_code == 201
     assert first.json() == again.json()
-    reused = await seller.client.post("/v1/block-trades", json={**body, "quantity": 20}, headers=headers)
+    reused = await seller.client.post(
+        "/v1/block-trades", json={**body, "quantity": 20}, headers=headers
+    )
     expect(reused, 409, "idempotency_key_reused")
     assert await units(market, seller, batch["id"]) == (90, 10)
 
@@ -304,14 +332,20 @@ async def test_idempotent_proposal_and_acceptance_also_when_concurrent(market: M
     )
     created = [a for a in answers if a.status_code == 201]
     assert created and all(a.json() == created[0].json() for a in created)
-    assert all(a.status_code == 201 or a.json()["code"] == "idempotency_key_in_use" for a in answers)
+    assert all(
+        a.status_code == 201 or a.json()["code"] == "idempotency_key_in_use" for a in answers
+    )
     assert await units(market, seller, batch["id"]) == (80, 20)
 
     accept_headers = {**buyer.headers, "Idempotency-Key": "accept-1"}
     path = f"/v1/block-trades/{first.json()['id']}/accept"
-    answers = await asyncio.gather(*(buyer.client.post(path, headers=accept_headers) for _ in range(4)))
+    answers = await asyncio.gather(
+        *(buyer.client.post(path, headers=accept_headers) for _ in range(4))
+    )
     accepted = [a for a in answers if a.status_code == 200]
     assert accepted and all(a.json() == accepted[0].json() for a in accepted)
-    assert all(a.status_code == 200 or a.json()["code"] == "idempotency_key_in_use" for a in answers)
+    assert all(
+        a.status_code == 200 or a.json()["code"] == "idempotency_key_in_use" for a in answers
+    )
     assert len(await tape(buyer, symbol)) == 1
     assert await units(market, buyer, batch["id"]) == (10, 0)
