@@ -50,6 +50,7 @@ class AuctionService:
         """Open an auction; the seller's units are escrowed at once."""
         require(caller, *TRADERS)
         require_active(caller)
+        await self.repo.require_active(caller.party_id)
         now = utcnow()
         if not now < data.ends_at <= now + MAX_DURATION:
             raise InvalidInput(
@@ -91,6 +92,7 @@ class AuctionService:
         if caller.party_id == auction.seller_id:
             raise Forbidden("the seller may not bid in its own auction")
         require_active(caller)
+        await self.repo.require_active(caller.party_id)
         now = utcnow()
         if auction.status != "open" or now >= auction.ends_at:
             raise AuctionClosed("the auction accepts no more bids")

@@ -42,6 +42,7 @@ class BlockTradeService:
         its units escrowed at once."""
         require(caller, *TRADERS)
         require_active(caller)
+        await self.repo.require_active(caller.party_id)
         now = utcnow()
         expires_at = data.expires_at or now + DEFAULT_LIFETIME
         if not now < expires_at <= now + MAX_LIFETIME:
@@ -110,6 +111,7 @@ class BlockTradeService:
         A buyer without the cash gets `insufficient_funds` and the proposal stays open."""
         block = await self._open(caller, block_id, "buyer")
         require_active(caller)
+        await self.repo.require_active(caller.party_id)
         now = utcnow()
         if now >= block.expires_at:
             raise BlockTradeNotOpen("the block trade has expired")
