@@ -404,3 +404,33 @@ async def test_a_halted_instrument_refuses_bids_and_the_close(market: Market) ->
     assert reopened.status_code == 200, reopened.text
     closed = expect(await seller.post(f"/v1/auctions/{auction['id']}/close"), 200)
     assert closed["sold_quantity"] == 20
+
+
+async def test_an_auction_over_two_batches_delivers_oldest_serials_first(market: Market) -> None:
+    symbol = (await market.instrument())["symbol"]
+    seller, first = await market.seller(100)
+    second = await market.registry.batch(seller, 100)
+    early, late = await market.buyer("100000.00"), await market.buyer("100000.00")
+    ends_at = at(1.0)
+    auction = await open_auction(seller, symbol, 150, "50.00", ends_at)
+    assert await units(market, seller, first["id"]) == (0, 100)
+    assert await units(market, seller, second["id"]) == (50, 50)
+    await bid(early, auction["id"], "53.00", 80)
+    await bid(late, auction["id"], "52.00", 100)
+    await until(ends_at)
+    closed = expect(await seller.post(f"/v1/auctions/{auction['id']}/close"), 200)
+    assert [(x["party_id"], x["quantity"]) for x in closed["allocations"]] == [
+        (early.id, 80),
+        (late.id, 70),
+    ]
+    late_trade = await trade_of(late, closed["allocations"][1]["trade_id"])
+    ranges = late_trade["settlement"]["ranges"]
+    assert [(r["batch_id"], r["end"] - r["start"] + 1) for r in ranges] == [
+        (first["id"], 20),
+        (second["id"], 50),
+    ]
+    assert ranges[0]["start"] == first["serial_start"] + 80
+    assert await units(market, early, first["id"]) == (80, 0)
+    assert await units(market, late, first["id"]) == (20, 0)
+    assert await units(market, late, second["id"]) == (50, 0)
+    assert await units(market, seller, second["id"]) == (50, 0)

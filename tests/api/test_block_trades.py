@@ -349,3 +349,26 @@ async def test_idempotent_proposal_and_acceptance_also_when_concurrent(market: M
     )
     assert len(await tape(buyer, symbol)) == 1
     assert await units(market, buyer, batch["id"]) == (10, 0)
+
+
+async def test_a_named_batch_is_the_one_escrowed_and_delivered(market: Market) -> None:
+    symbol = (await market.instrument())["symbol"]
+    seller, first = await market.seller(100)
+    second = await market.registry.batch(seller, 100)
+    buyer = await market.buyer()
+    block = await propose(seller, block_body(symbol, buyer, 30, "50.00", batch_id=second["id"]))
+    assert block["batch_id"] == second["id"]
+    assert await units(market, seller, first["id"]) == (100, 0)
+    assert await units(market, seller, second["id"]) == (70, 30)
+    expect(await seller.post("/v1/block-trades", json=block_body(symbol, buyer, 80, "50.00", batch_id=second["id"])),
+           409, "insufficient_units")  # fmt: skip
+    accepted = expect(await buyer.post(f"/v1/block-trades/{block['id']}/accept"), 200)
+    ranges = (await trade_of(buyer, accepted["trade_id"]))["settlement"]["ranges"]
+    assert ranges == [
+        {
+            "batch_id": second["id"],
+            "start": second["serial_start"],
+            "end": second["serial_start"] + 29,
+        }
+    ]
+    assert await units(market, buyer, second["id"]) == (30, 0)
