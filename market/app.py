@@ -42,6 +42,7 @@ from market.trading.controllers import (
     OrderController,
     OversightTradingController,
 )
+from market.trading.deal_controllers import AuctionController, BlockTradeController
 from market.trading.homes import InstrumentHomes
 from market.trading.order_service import answer_peer
 from market.trading.sequencer import Sequencer
@@ -155,6 +156,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             InstrumentController,
             OrderController,
             OversightTradingController,
+            BlockTradeController,
+            AuctionController,
             instrument_stream,
         ],
         lifespan=[database],

@@ -118,6 +118,9 @@ class BookRegistry:
             for data in await repo.commands_after(instrument.symbol, copy.applied_seq):
                 copy.book.process(command_from_json(data))
             copy.applied_seq = instrument.command_seq
+        # Block and auction trades take trade numbers without a book command (`off_book.py`):
+        # the instrument's counter, read under its lock, is where the tape stands.
+        copy.book.next_trade_seq = instrument.trade_seq + 1
         return copy.book
 
     async def _rebuild(self, repo: TradingRepository, instrument: Instrument) -> BookCopy:

@@ -39,12 +39,38 @@ async def expire_forever(
                 log.exception("expiry_tick_failed")
 
 
+async def expire_block_trades(session_factory: async_sessionmaker[AsyncSession]) -> int:
+    """Release the units of block trade proposals past their `expires_at` (one transaction)."""
+    from market.trading.block_trades import BlockTradeService
+
+    async with session_factory() as session:
+        expired = await BlockTradeService(session).expire_due(utcnow())
+        if expired:
+            await session.commit()
+        return expired
+
+
+async def expire_block_trades_forever(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    while True:
+        await asyncio.sleep(INTERVAL_S)
+        try:
+            await expire_block_trades(session_factory)
+        except Exception:  # the next tick tries again
+            log.exception("block_trade_expiry_failed")
+
+
 @contextlib.asynccontextmanager
 async def running(sequencer: Sequencer, session_factory: async_sessionmaker[AsyncSession]):  # type: ignore[no-untyped-def]
-    task = asyncio.create_task(expire_forever(sequencer, session_factory))
+    """GTD expiry and block trade expiry, each on its own timer, while the app runs."""
+    tasks = [
+        asyncio.create_task(expire_forever(sequencer, session_factory)),
+        asyncio.create_task(expire_block_trades_forever(session_factory)),
+    ]
     try:
-        yield task
+        yield tasks[0]
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

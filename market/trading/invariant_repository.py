@@ -62,6 +62,9 @@ WITH held AS (
     JOIN trades t ON t.id = s.trade_id WHERE s.status = 'pending_approval' GROUP BY t.buyer_id
     UNION ALL
     SELECT party_id, SUM(amount) FROM withdrawals WHERE status = 'pending' GROUP BY party_id
+    UNION ALL
+    SELECT party_id, SUM(reserved_cash_fen) FROM auction_bids WHERE status = 'open'
+    GROUP BY party_id
 ), total AS (SELECT party_id, SUM(amount) AS amount FROM held GROUP BY party_id)
 SELECT c.party_id, c.reserved, COALESCE(t.amount, 0) AS expected
 FROM cash_accounts c FULL JOIN total t ON t.party_id = c.party_id
@@ -79,6 +82,11 @@ WITH held AS (
     UNION ALL
     SELECT t.seller_id, SUM(t.quantity) FROM settlements s JOIN trades t ON t.id = s.trade_id
     WHERE s.status = 'pending_approval' GROUP BY t.seller_id
+    UNION ALL
+    SELECT seller_id, SUM(quantity) FROM block_trades WHERE status = 'proposed'
+    GROUP BY seller_id
+    UNION ALL
+    SELECT seller_id, SUM(quantity) FROM auctions WHERE status = 'open' GROUP BY seller_id
 ), total AS (SELECT party_id, SUM(units) AS units FROM held GROUP BY party_id),
 escrowed AS (SELECT party_id, SUM(escrowed) AS units FROM holdings GROUP BY party_id)
 SELECT e.party_id, e.units, COALESCE(t.units, 0) AS expected
@@ -94,6 +102,71 @@ FROM orders o LEFT JOIN (
     WHERE bucket = 'escrowed' AND hold_ref IS NOT NULL GROUP BY hold_ref
 ) r ON r.hold_ref = o.id
 WHERE o.side = 'sell' AND o.escrowed_units <> COALESCE(r.units, 0)
+LIMIT 20
+"""
+
+
+# Block trades and auctions hold the seller's units under their own id while open.
+DEAL_ESCROW_MATCHES_RANGES = """
+WITH deals AS (
+    SELECT id, CASE WHEN status = 'proposed' THEN quantity ELSE 0 END AS expected
+    FROM block_trades
+    UNION ALL
+    SELECT id, CASE WHEN status = 'open' THEN quantity ELSE 0 END FROM auctions
+)
+SELECT d.id, d.expected, COALESCE(r.units, 0) AS in_ranges
+FROM deals d LEFT JOIN (
+    SELECT hold_ref, SUM(serial_end - serial_start + 1) AS units FROM unit_ranges
+    WHERE bucket = 'escrowed' AND hold_ref IS NOT NULL GROUP BY hold_ref
+) r ON r.hold_ref = d.id
+WHERE d.expected <> COALESCE(r.units, 0)
+LIMIT 20
+"""
+
+# "Fills match orders" for block trades: an accepted proposal is exactly one trade of kind
+# `block` with its price, quantity and parties (both order ids are the proposal's id), and
+# every block trade belongs to an accepted proposal.
+BLOCK_TRADES_MATCH = """
+SELECT b.id AS block_trade_id, t.id AS trade_id
+FROM block_trades b FULL JOIN (SELECT * FROM trades WHERE kind = 'block') t
+     ON t.id = b.trade_id
+WHERE (b.id IS NULL AND t.id IS NOT NULL)
+   OR (b.status = 'accepted' AND (
+       t.id IS NULL OR t.buy_order_id <> b.id OR t.sell_order_id <> b.id
+       OR t.instrument <> b.instrument OR t.price_fen <> b.price_fen
+       OR t.quantity <> b.quantity OR t.buyer_id <> b.buyer_id OR t.seller_id <> b.seller_id))
+LIMIT 20
+"""
+
+# "Fills match orders" for auctions: every auction trade is one winning bid's allocation at
+# the auction's clearing price (buy order id = the bid, sell order id = the auction); a bid
+# has a trade exactly when it won units, holds its reservation (price × quantity + maximum
+# buyer fee) only while the auction is open, is never below the reserve, and a winning bid is
+# never below the clearing price; an auction sold what its bids were filled.
+AUCTION_TRADES_MATCH = """
+SELECT 'trade' AS what, t.id FROM trades t
+LEFT JOIN auction_bids bd ON bd.trade_id = t.id
+LEFT JOIN auctions a ON a.id = bd.auction_id
+WHERE t.kind = 'auction' AND (
+    bd.id IS NULL OR a.status <> 'closed' OR t.buy_order_id <> bd.id
+    OR t.sell_order_id <> a.id OR t.instrument <> a.instrument
+    OR t.price_fen IS DISTINCT FROM a.clearing_price_fen OR t.quantity <> bd.filled_quantity
+    OR t.buyer_id <> bd.party_id OR t.seller_id <> a.seller_id)
+UNION ALL
+SELECT 'bid', bd.id FROM auction_bids bd
+JOIN auctions a ON a.id = bd.auction_id JOIN instruments i ON i.symbol = a.instrument
+WHERE (bd.filled_quantity > 0) <> (bd.trade_id IS NOT NULL)
+   OR (bd.status = 'open') <> (a.status = 'open')
+   OR (bd.status = 'open' AND bd.reserved_cash_fen <> bd.price_fen * bd.quantity
+       + bd.price_fen * bd.quantity * i.buyer_fee_bps / 10000)
+   OR (bd.status <> 'open' AND bd.reserved_cash_fen <> 0)
+   OR bd.price_fen < a.reserve_price_fen
+   OR (bd.filled_quantity > 0 AND bd.price_fen < a.clearing_price_fen)
+UNION ALL
+SELECT 'auction', a.id FROM auctions a
+LEFT JOIN (SELECT auction_id, SUM(filled_quantity) AS sold FROM auction_bids
+           GROUP BY auction_id) s ON s.auction_id = a.id
+WHERE a.sold_quantity <> COALESCE(s.sold, 0)
 LIMIT 20
 """
 

@@ -19,8 +19,13 @@ async def trading_checks(session: AsyncSession, with_trigger: set[str]) -> list[
         check_from_rows(
             "order_escrow_matches_ranges", await repo.rows(sql.ORDER_ESCROW_MATCHES_RANGES)
         ),
+        check_from_rows(
+            "deal_escrow_matches_ranges", await repo.rows(sql.DEAL_ESCROW_MATCHES_RANGES)
+        ),
         check_from_rows("book_not_crossed", await repo.rows(sql.BOOK_CROSSED)),
         check_from_rows("fills_match_orders", await repo.rows(sql.FILLS_MATCH_ORDERS)),
+        check_from_rows("block_trades_match_trades", await repo.rows(sql.BLOCK_TRADES_MATCH)),
+        check_from_rows("auction_trades_match_bids", await repo.rows(sql.AUCTION_TRADES_MATCH)),
         check_from_rows(
             "trades_at_maker_price_no_self_trade", await repo.rows(sql.TRADES_AT_MAKER_PRICE)
         ),

@@ -224,3 +224,102 @@ class Settlement(SQLModel, table=True):
     journal_entry_id: str | None = None
     created_at: datetime = Field(sa_column=timestamp())
     decided_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+
+
+BLOCK_TRADE_STATUSES = ("proposed", "accepted", "declined", "cancelled", "expired")
+AUCTION_STATUSES = ("open", "closed")
+BID_STATUSES = ("open", "filled", "partially_filled", "lost")
+
+
+class BlockTrade(SQLModel, table=True):
+    """A block trade (大宗协议): the seller's proposal to one named buyer, its units escrowed
+    (held by the proposal's id) until the buyer accepts (a trade of kind `block`), declines,
+    the seller cancels, or it expires."""
+
+    __tablename__ = "block_trades"
+    __table_args__ = (
+        CheckConstraint(one_of("status", BLOCK_TRADE_STATUSES), name="status"),
+        CheckConstraint("quantity > 0 AND price_fen > 0", name="positive"),
+        CheckConstraint("buyer_id <> seller_id", name="two_parties"),
+        CheckConstraint(
+            "(status = 'accepted') = (trade_id IS NOT NULL)", name="trade_when_accepted"
+        ),
+        Index(
+            "ix_block_trades_due",
+            "expires_at",
+            postgresql_where=text("status = 'proposed'"),
+        ),
+    )
+
+    id: str = Field(primary_key=True)
+    instrument: str = Field(foreign_key="instruments.symbol")
+    seller_id: str = Field(sa_column=party_fk())
+    buyer_id: str = Field(sa_column=party_fk())
+    batch_id: str | None = None
+    price_fen: int = Field(sa_column=bigint())
+    quantity: int = Field(sa_column=bigint())
+    status: str = "proposed"
+    expires_at: datetime = Field(sa_column=timestamp())
+    trade_id: str | None = Field(default=None, foreign_key="trades.id")
+    created_at: datetime = Field(sa_column=timestamp())
+    decided_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+
+
+class Auction(SQLModel, table=True):
+    """A single-sided auction (单向竞价): the seller's units escrowed (held by the auction's
+    id) until the close allocates them to the best sealed bids at one price."""
+
+    __tablename__ = "auctions"
+    __table_args__ = (
+        CheckConstraint(one_of("status", AUCTION_STATUSES), name="status"),
+        CheckConstraint("quantity > 0 AND reserve_price_fen > 0", name="positive"),
+        CheckConstraint("sold_quantity >= 0 AND sold_quantity <= quantity", name="sold_bounded"),
+        CheckConstraint(
+            "(status = 'closed') = (closed_at IS NOT NULL)", name="closed_at_when_closed"
+        ),
+    )
+
+    id: str = Field(primary_key=True)
+    instrument: str = Field(foreign_key="instruments.symbol")
+    seller_id: str = Field(sa_column=party_fk())
+    batch_id: str | None = None
+    quantity: int = Field(sa_column=bigint())
+    reserve_price_fen: int = Field(sa_column=bigint())
+    ends_at: datetime = Field(sa_column=timestamp())
+    status: str = "open"
+    clearing_price_fen: int | None = Field(default=None, sa_column=bigint(nullable=True))
+    sold_quantity: int = Field(default=0, sa_column=counter())
+    created_at: datetime = Field(sa_column=timestamp())
+    closed_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+    closed_by: str | None = None
+
+
+class AuctionBid(SQLModel, table=True):
+    """A sealed bid; `seq` (assigned by the database in commit-independent arrival order) breaks
+    price ties by time. An open bid holds `reserved_cash_fen` of the bidder's reserved cash."""
+
+    __tablename__ = "auction_bids"
+    __table_args__ = (
+        CheckConstraint(one_of("status", BID_STATUSES), name="status"),
+        CheckConstraint("quantity > 0 AND price_fen > 0", name="positive"),
+        CheckConstraint(
+            "filled_quantity >= 0 AND filled_quantity <= quantity", name="fills_bounded"
+        ),
+        CheckConstraint("reserved_cash_fen >= 0", name="reserved_non_negative"),
+        Index("ix_auction_bids_auction", "auction_id", "seq"),
+        Index("ix_auction_bids_party", "party_id"),
+    )
+
+    id: str = Field(primary_key=True)
+    auction_id: str = Field(foreign_key="auctions.id")
+    seq: int | None = Field(
+        default=None, sa_column=Column(BigInteger, Identity(), nullable=False, unique=True)
+    )
+    party_id: str = Field(sa_column=party_fk(index=False))
+    price_fen: int = Field(sa_column=bigint())
+    quantity: int = Field(sa_column=bigint())
+    status: str = "open"
+    filled_quantity: int = Field(default=0, sa_column=counter())
+    reserved_cash_fen: int = Field(default=0, sa_column=counter())
+    trade_id: str | None = Field(default=None, foreign_key="trades.id")
+    created_at: datetime = Field(sa_column=timestamp())

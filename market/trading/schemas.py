@@ -197,3 +197,112 @@ class BookOut(Output):
     seq: int
     bids: list[LevelOut]
     asks: list[LevelOut]
+
+
+def _aware(value: datetime | None, name: str) -> None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError(f"{name} needs a UTC offset")
+
+
+class BlockTradeCreate(Input):
+    instrument: Symbol
+    price: Money
+    quantity: Quantity
+    buyer_id: Id
+    batch_id: Id | None = None
+    expires_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BlockTradeCreate:
+        if self.price == "0.00":
+            raise ValueError("price must be positive")
+        _aware(self.expires_at, "expires_at")
+        return self
+
+
+class BlockTradeOut(Output):
+    id: str
+    instrument: str
+    price: str
+    quantity: int
+    seller_id: str
+    buyer_id: str
+    batch_id: str | None
+    status: str
+    expires_at: Timestamp
+    trade_id: str | None
+    created_at: Timestamp
+    decided_at: Timestamp | None
+
+
+class AuctionCreate(Input):
+    instrument: Symbol
+    quantity: Quantity
+    reserve_price: Money
+    ends_at: datetime
+    batch_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AuctionCreate:
+        if self.reserve_price == "0.00":
+            raise ValueError("reserve_price must be positive")
+        _aware(self.ends_at, "ends_at")
+        return self
+
+
+class BidCreate(Input):
+    price: Money
+    quantity: Quantity
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BidCreate:
+        if self.price == "0.00":
+            raise ValueError("price must be positive")
+        return self
+
+
+class BidOut(Output):
+    """A bid as its bidder (and a regulator) sees it."""
+
+    id: str
+    auction_id: str
+    party_id: str
+    price: str
+    quantity: int
+    filled_quantity: int
+    status: str
+    trade_id: str | None
+    created_at: Timestamp
+
+
+class PublicBidOut(Output):
+    """A bid as everyone sees it after the close: no party."""
+
+    price: str
+    quantity: int
+    filled_quantity: int
+    status: str
+    created_at: Timestamp
+
+
+class AllocationOut(Output):
+    party_id: str
+    quantity: int
+    trade_id: str
+
+
+class AuctionOut(Output):
+    id: str
+    instrument: str
+    seller_id: str
+    batch_id: str | None
+    quantity: int
+    reserve_price: str
+    ends_at: Timestamp
+    status: str
+    clearing_price: str | None
+    sold_quantity: int
+    created_at: Timestamp
+    closed_at: Timestamp | None
+    allocations: list[AllocationOut] | None = None
+    bids: list[PublicBidOut] | None = None

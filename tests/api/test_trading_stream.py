@@ -281,3 +281,27 @@ def test_stream_handler_ends_when_the_client_leaves(live: Live) -> None:
         assert ws.receive_json(timeout=WAIT_S)["type"] == "book"
     session = live.app.sessions[-1]
     assert session.done.wait(2.0), "the stream handler still runs after the client left"
+
+
+def test_stream_sends_block_trades_with_their_kind(live: Live) -> None:
+    symbol = instrument(live)
+    seller, _ = seller_with_units(live, 100)
+    buyer = buyer_with_cash(live, "10000.00")
+    seen: list[dict[str, Any]] = []
+    with live.client.websocket_connect(f"/v1/instruments/{symbol}/stream") as ws:
+        first = next_message(ws, lambda m: True, seen)
+        block = seller.post(
+            "/v1/block-trades",
+            json={"instrument": symbol, "price": "60.00", "quantity": 20, "buyer_id": buyer.id},
+        )
+        accepted = buyer.post(f"/v1/block-trades/{block['id']}/accept", expect=200)
+        trade = next_message(ws, lambda m: m["type"] == "trade", seen)
+        assert trade == {
+            **trade,
+            "trade_id": accepted["trade_id"],
+            "trade_seq": 1,
+            "kind": "block",
+            "price": "60.00",
+            "quantity": 20,
+        }
+        assert trade["seq"] > first["seq"]
