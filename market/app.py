@@ -30,6 +30,7 @@ from market.http.problems import EXCEPTION_HANDLERS, problem
 from market.http.transaction import TransactionMiddleware, provide_db_session
 from market.oversight.controllers import OversightController
 from market.parties.controllers import PartyController
+from market.payments.controllers import PaymentController, StripeWebhookController
 from market.registry.asset_controllers import AssetController
 from market.registry.product_controllers import ProductController
 from market.registry.unit_controllers import PublicRetirementController, UnitController
@@ -147,6 +148,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CertificateController,
             VerifyPageController,
             CashController,
+            PaymentController,
+            StripeWebhookController,
             InstrumentController,
             OrderController,
             OversightTradingController,

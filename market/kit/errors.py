@@ -34,6 +34,12 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class Unavailable(DomainError):
+    """An outside service did not answer; nothing was changed, the client may retry (a 503)."""
+
+    code = "unavailable"
+
+
 class InvalidInput(DomainError):
     """Input that is well-formed JSON but semantically invalid (a 422)."""
 
@@ -47,6 +53,7 @@ STATUS_BY_CLASS: dict[type[DomainError], int] = {
     Forbidden: 403,
     Conflict: 409,
     InvalidInput: 422,
+    Unavailable: 503,
 }
 
 
