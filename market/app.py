@@ -30,7 +30,11 @@ from market.http.problems import EXCEPTION_HANDLERS, problem
 from market.http.transaction import TransactionMiddleware, provide_db_session
 from market.oversight.controllers import OversightController
 from market.parties.controllers import PartyController
-from market.payments.controllers import PaymentController, StripeWebhookController
+from market.payments.controllers import (
+    PaymentController,
+    StripeWebhookController,
+    close_gateway,
+)
 from market.registry.asset_controllers import AssetController
 from market.registry.product_controllers import ProductController
 from market.registry.unit_controllers import PublicRetirementController, UnitController
@@ -156,6 +160,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             instrument_stream,
         ],
         lifespan=[database],
+        on_shutdown=[close_gateway],
         dependencies={
             "db_session": Provide(provide_db_session),
             "caller": Provide(provide_caller),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Litestar, Request, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +33,13 @@ def payments(state: State, db_session: AsyncSession) -> PaymentService:
     gateway: StripeGateway | None = state.stripe_gateway
     secret = settings.stripe_webhook_secret
     return PaymentService(db_session, gateway, secret.get_secret_value() if secret else None)
+
+
+async def close_gateway(app: Litestar) -> None:
+    """At shutdown: close the gateway's connections, if a request built it."""
+    gateway: StripeGateway | None = app.state.get("stripe_gateway")
+    if gateway is not None:
+        await gateway.close()
 
 
 class PaymentController(Controller):

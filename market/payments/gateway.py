@@ -73,6 +73,16 @@ class TransferView:
     reversed: bool = False
 
 
+class StripeHTTPClient(stripe.HTTPXClient):
+    """stripe's async httpx client, sending the encoded form as `content` (httpx deprecates
+    raw bytes as `data`, and its warning would surface as a network error)."""
+
+    def _get_request_args_kwargs(self, method: str, url: str, headers: Any, post_data: Any) -> Any:
+        args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
+        kwargs["content"] = kwargs.pop("data", None) or None
+        return args, kwargs
+
+
 def verify_webhook(payload: bytes, header: str | None, secret: str, *, now: float) -> None:
     """Check `Stripe-Signature` over the raw body with stripe's verifier (tolerance 300 s for
     old timestamps) and refuse timestamps more than 300 s in the future, which it accepts."""
@@ -90,37 +100,41 @@ def verify_webhook(payload: bytes, header: str | None, secret: str, *, now: floa
         raise InvalidWebhook(f"timestamp {timestamp} is more than 300 s in the future")
 
 
-def _metadata(obj: Any) -> dict[str, str]:
-    metadata = getattr(obj, "metadata", None) or {}
-    return {str(k): str(v) for k, v in dict(metadata).items()}
+def _plain(obj: Any) -> dict[str, Any]:
+    """A Stripe object as a plain dict (stripe 16's objects are not mappings)."""
+    return dict(obj.to_dict()) if hasattr(obj, "to_dict") else dict(obj)
+
+
+def _metadata(data: dict[str, Any]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (data.get("metadata") or {}).items()}
 
 
 def _intent_view(intent: Any) -> PaymentIntentView:
-    error = getattr(intent, "last_payment_error", None)
-    failure = None
-    if error:
-        failure = str(error.get("message") or error.get("code") or "payment failed")
+    data = _plain(intent)
+    error = data.get("last_payment_error") or {}
+    failure = str(error.get("message") or error.get("code") or "") or None
     return PaymentIntentView(
-        id=str(intent.id),
-        status=str(intent.status),
-        amount=int(intent.amount),
-        currency=str(intent.currency).lower(),
-        metadata=_metadata(intent),
-        client_secret=getattr(intent, "client_secret", None),
-        created=int(getattr(intent, "created", 0) or 0),
+        id=str(data["id"]),
+        status=str(data["status"]),
+        amount=int(data["amount"]),
+        currency=str(data["currency"]).lower(),
+        metadata=_metadata(data),
+        client_secret=data.get("client_secret"),
+        created=int(data.get("created") or 0),
         failure=failure,
     )
 
 
 def _transfer_view(transfer: Any) -> TransferView:
+    data = _plain(transfer)
     return TransferView(
-        id=str(transfer.id),
-        amount=int(transfer.amount),
-        currency=str(transfer.currency).lower(),
-        destination=str(transfer.destination),
-        metadata=_metadata(transfer),
-        created=int(getattr(transfer, "created", 0) or 0),
-        reversed=bool(getattr(transfer, "reversed", False)),
+        id=str(data["id"]),
+        amount=int(data["amount"]),
+        currency=str(data["currency"]).lower(),
+        destination=str(data["destination"]),
+        metadata=_metadata(data),
+        created=int(data.get("created") or 0),
+        reversed=bool(data.get("reversed")),
     )
 
 
@@ -135,12 +149,17 @@ class StripeGateway:
         http_client: stripe.HTTPClient | None = None,
         max_network_retries: int = 2,
     ) -> None:
+        self.http_client = http_client or StripeHTTPClient(timeout=20)
         self.client = stripe.StripeClient(
             api_key,
             base_addresses={"api": api_base or API_BASE},
-            http_client=http_client or stripe.HTTPXClient(timeout=20),
+            http_client=self.http_client,
             max_network_retries=max_network_retries,
         )
+
+    async def close(self) -> None:
+        """Close the HTTP connections (at shutdown)."""
+        await self.http_client.close_async()  # type: ignore[no-untyped-call]
 
     async def create_payment_intent(self, deposit_id: str, amount: int) -> PaymentIntentView:
         """A PaymentIntent for `amount` fen in CNY, tagged with the deposit id."""
