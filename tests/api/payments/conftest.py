@@ -215,7 +215,7 @@ class FakeConnect:
     refusing: set[str] = field(default_factory=set)
     down: bool = False
     transfers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    intents: list[dict[str, Any]] = field(default_factory=list)
+    intents: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         form = dict(parse_qsl(request.content.decode())) if request.content else {}
@@ -247,8 +247,24 @@ class FakeConnect:
         if request.method == "GET" and request.url.path == "/v1/transfers":
             items = [_public(t) for t in self.transfers.values()]
             return httpx.Response(200, json=_page("/v1/transfers", items))
+        if request.method == "POST" and request.url.path == "/v1/payment_intents":
+            intent_id = f"pi_{secrets.token_hex(8)}"
+            self.intents[intent_id] = {
+                "id": intent_id, "object": "payment_intent", "amount": int(form["amount"]),
+                "currency": form["currency"], "status": "requires_payment_method",
+                "client_secret": f"{intent_id}_secret_x", "created": int(time.time()),
+                "metadata": {"deposit_id": form["metadata[deposit_id]"]},
+            }  # fmt: skip
+            return httpx.Response(200, json=self.intents[intent_id])
         if request.method == "GET" and request.url.path == "/v1/payment_intents":
-            return httpx.Response(200, json=_page("/v1/payment_intents", self.intents))
+            return httpx.Response(200, json=_page("/v1/payment_intents", [*self.intents.values()]))
+        if request.method == "GET" and request.url.path.startswith("/v1/payment_intents/"):
+            intent = self.intents.get(request.url.path.rsplit("/", 1)[1])
+            if intent is None:
+                return _stripe_error(
+                    404, "invalid_request_error", "No such payment_intent", "resource_missing"
+                )
+            return httpx.Response(200, json=intent)
         return _stripe_error(404, "invalid_request_error", "Unrecognized request URL")
 
     def gateway(self) -> StripeGateway:

@@ -222,7 +222,7 @@ class TestOperatorMarks:
         )
         by_operator = await payouts.operator.get("/v1/withdrawals", params={"party_id": party.id})
         assert [w["id"] for w in by_operator.json()["items"]] == [second["id"], first["id"]]
-        deposits = (await payouts.operator.get("/v1/deposits", params={"party_id": other.id}))
+        deposits = await payouts.operator.get("/v1/deposits", params={"party_id": other.id})
         assert [d["party_id"] for d in deposits.json()["items"]] == [other.id]
         bad = await party.get("/v1/withdrawals", params={"status": "lost"})
         assert bad.status_code == 422, bad.text
