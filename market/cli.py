@@ -146,7 +146,9 @@ def cmd_invariants(_: argparse.Namespace) -> int:
     return 0 if asyncio.run(_invariants(settings)) else 1
 
 
-async def _reconcile(settings: Settings, since: datetime | None) -> list[str] | None:
+async def _reconcile(
+    settings: Settings, since: datetime | None, only: str | None
+) -> list[str] | None:
     from market.db.engine import create_engine, session_factory
     from market.payments.gateway import gateway_from_settings
     from market.payments.reconcile import Reconciler
@@ -157,7 +159,9 @@ async def _reconcile(settings: Settings, since: datetime | None) -> list[str] | 
     engine = create_engine(str(settings.database_url), 1)
     try:
         async with session_factory(engine)() as session:
-            differences = await Reconciler(session, gateway).differences(since)
+            differences = await Reconciler(session, gateway).differences(
+                since, deposits=only != "payouts", payouts=only != "deposits"
+            )
             await session.rollback()
     finally:
         await engine.dispose()
@@ -174,7 +178,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     prepare_database(settings)
     since = datetime.combine(args.since, time.min, tzinfo=UTC) if args.since else None
     try:
-        lines = asyncio.run(_reconcile(settings, since))
+        lines = asyncio.run(_reconcile(settings, since, args.only))
     except (GatewayUnavailable, GatewayDeclined) as error:
         print(f"cannot reach Stripe: {error}", file=sys.stderr)
         return 2
@@ -241,6 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reconcile.add_argument(
         "--since", type=date.fromisoformat, help="only objects created on or after YYYY-MM-DD"
+    )
+    reconcile.add_argument(
+        "--only",
+        choices=("deposits", "payouts"),
+        help="compare only card deposits (e.g. against localstripe, which has no transfers)",
     )
     reconcile.set_defaults(func=cmd_reconcile)
     verify = sub.add_parser("verify", help="verify a certificate or bundle offline")

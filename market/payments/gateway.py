@@ -206,20 +206,21 @@ class StripeGateway:
     async def payment_intents_since(
         self, since: datetime | None
     ) -> AsyncIterator[PaymentIntentView]:
-        params: Any = {"limit": 100}
-        if since is not None:
-            params["created"] = {"gte": int(since.timestamp())}
-        page = await self._call(self.client.v1.payment_intents.list_async(params=params))
+        """Every PaymentIntent created at or after `since` (filtered here: not every Stripe
+        stand-in supports the `created` filter)."""
+        page = await self._call(self.client.v1.payment_intents.list_async(params={"limit": 100}))
         async for intent in page.auto_paging_iter():
-            yield _intent_view(intent)
+            view = _intent_view(intent)
+            if since is None or view.created >= int(since.timestamp()):
+                yield view
 
     async def transfers_since(self, since: datetime | None) -> AsyncIterator[TransferView]:
-        params: Any = {"limit": 100}
-        if since is not None:
-            params["created"] = {"gte": int(since.timestamp())}
-        page = await self._call(self.client.v1.transfers.list_async(params=params))
+        """Every transfer created at or after `since`."""
+        page = await self._call(self.client.v1.transfers.list_async(params={"limit": 100}))
         async for transfer in page.auto_paging_iter():
-            yield _transfer_view(transfer)
+            view = _transfer_view(transfer)
+            if since is None or view.created >= int(since.timestamp()):
+                yield view
 
     @staticmethod
     async def _call(awaitable: Any) -> Any:

@@ -38,9 +38,12 @@ class Reconciler:
         self.repo = PaymentRepository(session)
         self.gateway = gateway
 
-    async def differences(self, since: datetime | None) -> list[Difference]:
+    async def differences(
+        self, since: datetime | None, *, deposits: bool = True, payouts: bool = True
+    ) -> list[Difference]:
         """Everything that disagrees, for objects created at or after `since` (all if None)."""
-        return await self._deposits(since) + await self._payouts(since)
+        found = await self._deposits(since) if deposits else []
+        return found + (await self._payouts(since) if payouts else [])
 
     async def _deposits(self, since: datetime | None) -> list[Difference]:
         found: list[Difference] = []
