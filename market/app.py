@@ -32,6 +32,11 @@ from market.http.transaction import TransactionMiddleware, provide_db_session
 from market.kit.logs import configure_logging
 from market.oversight.controllers import OversightController
 from market.parties.controllers import PartyController
+from market.payments.controllers import (
+    PaymentController,
+    StripeWebhookController,
+    close_gateway,
+)
 from market.registry.asset_controllers import AssetController
 from market.registry.product_controllers import ProductController
 from market.registry.unit_controllers import PublicRetirementController, UnitController
@@ -153,6 +158,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CertificateController,
             VerifyPageController,
             CashController,
+            PaymentController,
+            StripeWebhookController,
             InstrumentController,
             OrderController,
             OversightTradingController,
@@ -161,6 +168,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             instrument_stream,
         ],
         lifespan=[database],
+        on_shutdown=[close_gateway],
         dependencies={
             "db_session": Provide(provide_db_session),
             "caller": Provide(provide_caller),

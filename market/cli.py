@@ -1,4 +1,4 @@
-"""`market serve | db upgrade | operator create | invariants | verify FILE`."""
+"""`market serve | db upgrade | operator create | invariants | reconcile | verify FILE`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from market.settings import Settings, get_settings
@@ -145,6 +146,51 @@ def cmd_invariants(_: argparse.Namespace) -> int:
     return 0 if asyncio.run(_invariants(settings)) else 1
 
 
+async def _reconcile(
+    settings: Settings, since: datetime | None, only: str | None
+) -> list[str] | None:
+    from market.db.engine import create_engine, session_factory
+    from market.payments.gateway import gateway_from_settings
+    from market.payments.reconcile import Reconciler
+
+    gateway = gateway_from_settings(settings)
+    if gateway is None:
+        return None
+    engine = create_engine(str(settings.database_url), 1)
+    try:
+        async with session_factory(engine)() as session:
+            differences = await Reconciler(session, gateway).differences(
+                since, deposits=only != "payouts", payouts=only != "deposits"
+            )
+            await session.rollback()
+    finally:
+        await engine.dispose()
+        await gateway.close()
+    return [d.line() for d in differences]
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    """List every difference between our deposits/payouts and Stripe's PaymentIntents/transfers;
+    exit 1 when there is one, 2 when Stripe is not configured or cannot be reached."""
+    from market.payments.gateway import GatewayDeclined, GatewayUnavailable
+
+    settings = get_settings()
+    prepare_database(settings)
+    since = datetime.combine(args.since, time.min, tzinfo=UTC) if args.since else None
+    try:
+        lines = asyncio.run(_reconcile(settings, since, args.only))
+    except (GatewayUnavailable, GatewayDeclined) as error:
+        print(f"cannot reach Stripe: {error}", file=sys.stderr)
+        return 2
+    if lines is None:
+        print("Stripe is not configured (STRIPE_API_KEY)", file=sys.stderr)
+        return 2
+    for line in lines:
+        print(line)
+    print(f"{len(lines)} difference(s)" if lines else "no differences")
+    return 1 if lines else 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     """Verify a certificate (or a bundle with tree head and proof) offline: no server, no DB."""
     import json
@@ -194,6 +240,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("invariants", help="run every invariant; exit 1 on a violation").set_defaults(
         func=cmd_invariants
     )
+    reconcile = sub.add_parser(
+        "reconcile", help="compare deposits and payouts with Stripe; exit 1 on a difference"
+    )
+    reconcile.add_argument(
+        "--since", type=date.fromisoformat, help="only objects created on or after YYYY-MM-DD"
+    )
+    reconcile.add_argument(
+        "--only",
+        choices=("deposits", "payouts"),
+        help="compare only card deposits (e.g. against localstripe, which has no transfers)",
+    )
+    reconcile.set_defaults(func=cmd_reconcile)
     verify = sub.add_parser("verify", help="verify a certificate or bundle offline")
     verify.add_argument(
         "file", help="certificate JSON, or a bundle from /v1/certificates/{id}/bundle"

@@ -18,7 +18,7 @@ from market.db.columns import bigint, counter, one_of, party_fk, timestamp
 EXTERNAL_ACCOUNTS = ("bank", "stripe")
 DEPOSIT_METHODS = ("bank_transfer", "stripe")
 DEPOSIT_STATUSES = ("pending", "succeeded", "failed")
-WITHDRAWAL_STATUSES = ("pending", "paid", "cancelled")
+WITHDRAWAL_STATUSES = ("pending", "paid", "failed", "cancelled")
 
 APPEND_ONLY_TABLES = ("journal_entries", "postings")
 
@@ -81,6 +81,7 @@ class Deposit(SQLModel, table=True):
     status: str = "pending"
     payment_intent_id: str | None = Field(default=None, unique=True)
     client_secret: str | None = None
+    failure_reason: str | None = None
     created_at: datetime = Field(sa_column=timestamp())
     completed_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
 
@@ -97,5 +98,9 @@ class Withdrawal(SQLModel, table=True):
     amount: int = Field(sa_column=bigint())
     status: str = "pending"
     reference: str | None = None
+    # The bank reference the operator gave, or the Stripe transfer id of a payout.
+    payment_reference: str | None = None
+    failure_reason: str | None = None
     created_at: datetime = Field(sa_column=timestamp())
     paid_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+    failed_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))

@@ -17,6 +17,7 @@ from sqlmodel import SQLModel
 
 from market.cash.models import (
     CashAccount,
+    Deposit,
     JournalEntry,
     Posting,
 )
@@ -101,6 +102,38 @@ class CashRepository:
 
     async def get(self, model: type[M], key: str, *, lock: bool = False) -> M | None:
         return await self.session.get(model, key, with_for_update=lock)
+
+    async def deposit_for_intent(self, intent_id: str, *, lock: bool) -> Deposit | None:
+        query = select(Deposit).where(Deposit.payment_intent_id == intent_id)  # type: ignore[arg-type]
+        if lock:
+            query = query.with_for_update()
+        return (await self.session.execute(query)).scalars().one_or_none()
+
+    async def card_deposits_since(self, since: datetime | None) -> list[Deposit]:
+        query = select(Deposit).where(Deposit.method == "stripe").order_by(Deposit.id)  # type: ignore[arg-type]
+        if since is not None:
+            query = query.where(Deposit.created_at >= since)  # type: ignore[arg-type]
+        return list((await self.session.execute(query)).scalars())
+
+    async def list_of(
+        self,
+        model: type[M],
+        party_id: str | None,
+        *,
+        status: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> list[M]:
+        """Deposits or withdrawals (of one party, or all), newest first (ids sort by time)."""
+        table: Any = model
+        query = select(model).order_by(table.id.desc()).limit(limit + 1)
+        if party_id is not None:
+            query = query.where(table.party_id == party_id)
+        if status is not None:
+            query = query.where(table.status == status)
+        if cursor:
+            query = query.where(table.id < cursor)
+        return list((await self.session.execute(query)).scalars())
 
     # accounts -------------------------------------------------------------------------------
 

@@ -38,6 +38,19 @@ class WithdrawalCreate(Input):
     reference: Reference | None = None
 
 
+class WithdrawalPaid(Input):
+    """The operator's bank reference for the payment (optional)."""
+
+    reference: Reference | None = None
+
+
+class WithdrawalFailed(Input):
+    """Why the payment failed, and the bank's reference if there is one (both optional)."""
+
+    reference: Reference | None = None
+    reason: Reference | None = None
+
+
 class CashOut(Output):
     party_id: str
     currency: str = "CNY"
@@ -56,6 +69,7 @@ class DepositOut(Output):
     provider: str | None
     payment_intent_id: str | None
     client_secret: str | None
+    failure_reason: str | None
     created_at: Timestamp
     completed_at: Timestamp | None
 
@@ -66,8 +80,11 @@ class WithdrawalOut(Output):
     amount: str
     status: str
     reference: str | None
+    payment_reference: str | None
+    failure_reason: str | None
     created_at: Timestamp
     paid_at: Timestamp | None
+    failed_at: Timestamp | None
 
 
 class PostingOut(Output):

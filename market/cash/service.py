@@ -6,6 +6,7 @@ reserve, release or settle, all in the caller's transaction.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +28,7 @@ from market.registry.errors import UnknownParty
 __all__ = ["CashBalance", "CashLedger", "CashService", "InsufficientFunds"]
 
 OFFLINE_BANK = "bank"
+STRIPE = "stripe"
 
 
 class CashService:
@@ -53,7 +55,7 @@ class CashService:
 
     async def deposit(self, caller: Caller, data: DepositCreate) -> Deposit:
         """The operator records an offline bank transfer: the funds are available at once.
-        Card deposits by traders go through Stripe, which is not wired in yet."""
+        Card deposits by traders go through `market.payments` (`open_card_deposit`)."""
         require(caller, "operator", *TRADERS)
         if caller.kind != "operator":
             raise StripeNotConfigured("card deposits need Stripe, which is not configured")
@@ -80,6 +82,74 @@ class CashService:
             deposit.party_id, deposit.amount, source=OFFLINE_BANK, ref_id=deposit.id
         )
         return deposit
+
+    async def open_card_deposit(self, caller: Caller, amount: int) -> Deposit:
+        """A trader's card deposit, pending until its payment succeeds (`credit_card_deposit`).
+        A frozen party may still pay money in (only withdrawals are refused)."""
+        require(caller, *TRADERS)
+        deposit = Deposit(
+            id=new_id("dep"),
+            party_id=caller.party_id,
+            amount=amount,
+            method=STRIPE,
+            status="pending",
+            created_at=utcnow(),
+        )
+        await self.repo.add(deposit)
+        return deposit
+
+    async def attach_payment_intent(
+        self, deposit: Deposit, intent_id: str, client_secret: str | None
+    ) -> Deposit:
+        deposit.payment_intent_id = intent_id
+        deposit.client_secret = client_secret
+        await self.repo.add(deposit)
+        return deposit
+
+    async def card_deposit_for_intent(self, intent_id: str) -> Deposit | None:
+        """The card deposit paid by this PaymentIntent, locked for this transaction."""
+        return await self.repo.deposit_for_intent(intent_id, lock=True)
+
+    async def credit_card_deposit(self, deposit: Deposit) -> Deposit:
+        """The payment succeeded: the amount becomes available (from `external:stripe`).
+        Only a locked card deposit that is not yet credited; a failed one may still succeed
+        (the customer paid with another card on the same PaymentIntent)."""
+        if deposit.method != STRIPE or deposit.status == "succeeded":
+            raise InvalidStatus(f"deposit is {deposit.status}")
+        await self.ledger.lock(deposit.party_id)
+        await self.ledger.fund(deposit.party_id, deposit.amount, source=STRIPE, ref_id=deposit.id)
+        deposit.status = "succeeded"
+        deposit.failure_reason = None
+        deposit.completed_at = utcnow()
+        await self.repo.add(deposit)
+        return deposit
+
+    async def fail_card_deposit(self, deposit: Deposit, reason: str) -> Deposit:
+        """The payment failed: nothing is credited."""
+        if deposit.method != STRIPE or deposit.status != "pending":
+            raise InvalidStatus(f"deposit is {deposit.status}")
+        deposit.status = "failed"
+        deposit.failure_reason = reason[:300]
+        deposit.completed_at = utcnow()
+        await self.repo.add(deposit)
+        return deposit
+
+    async def card_deposits_since(self, since: datetime | None) -> list[Deposit]:
+        """Card deposits created at or after `since` (all when None), for reconciliation."""
+        return await self.repo.card_deposits_since(since)
+
+    async def list_deposits(
+        self,
+        caller: Caller,
+        party_id: str | None,
+        *,
+        status: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> list[Deposit]:
+        """A party's deposits, newest first; the operator and regulators see every party's."""
+        scope = party_id if caller.oversees else self._visible_party(caller, party_id)
+        return await self.repo.list_of(Deposit, scope, status=status, limit=limit, cursor=cursor)
 
     async def get_deposit(self, caller: Caller, deposit_id: str) -> Deposit:
         deposit = await self.repo.get(Deposit, deposit_id)
@@ -113,17 +183,68 @@ class CashService:
             raise NotFound("withdrawal not found")
         return withdrawal
 
-    async def mark_paid(self, caller: Caller, withdrawal_id: str) -> Withdrawal:
+    async def list_withdrawals(
+        self,
+        caller: Caller,
+        party_id: str | None,
+        *,
+        status: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> list[Withdrawal]:
+        """A party's withdrawals, newest first; the operator and regulators see every party's."""
+        scope = party_id if caller.oversees else self._visible_party(caller, party_id)
+        return await self.repo.list_of(Withdrawal, scope, status=status, limit=limit, cursor=cursor)
+
+    async def mark_paid(
+        self, caller: Caller, withdrawal_id: str, reference: str | None = None
+    ) -> Withdrawal:
         """The operator paid it by bank: the reserved cash leaves to `external:bank`."""
+        withdrawal = await self.pending_withdrawal(caller, withdrawal_id)
+        return await self.complete_withdrawal(
+            withdrawal, destination=OFFLINE_BANK, reference=reference
+        )
+
+    async def mark_failed(
+        self, caller: Caller, withdrawal_id: str, reason: str | None = None
+    ) -> Withdrawal:
+        """The operator's payment did not go through: the amount is available again."""
+        withdrawal = await self.pending_withdrawal(caller, withdrawal_id)
+        return await self.fail_withdrawal(withdrawal, reason or "marked failed by the operator")
+
+    async def pending_withdrawal(self, caller: Caller, withdrawal_id: str) -> Withdrawal:
+        """For the operator: a pending withdrawal, locked until the transaction ends (so two
+        requests never both pay it)."""
         require(caller, "operator")
         withdrawal = await self._locked(withdrawal_id)
         _must_be_pending(withdrawal)
+        return withdrawal
+
+    async def complete_withdrawal(
+        self, withdrawal: Withdrawal, *, destination: str, reference: str | None
+    ) -> Withdrawal:
+        """A locked pending withdrawal was paid: the reservation leaves to an external account."""
+        _must_be_pending(withdrawal)
         await self.ledger.lock(withdrawal.party_id)
         await self.ledger.pay_out(
-            withdrawal.party_id, withdrawal.amount, destination=OFFLINE_BANK, ref_id=withdrawal.id
+            withdrawal.party_id, withdrawal.amount, destination=destination, ref_id=withdrawal.id
         )
         withdrawal.status = "paid"
+        withdrawal.payment_reference = reference
         withdrawal.paid_at = utcnow()
+        await self.repo.add(withdrawal)
+        return withdrawal
+
+    async def fail_withdrawal(self, withdrawal: Withdrawal, reason: str) -> Withdrawal:
+        """A locked pending withdrawal could not be paid: its reservation is released."""
+        _must_be_pending(withdrawal)
+        await self.ledger.lock(withdrawal.party_id)
+        await self.ledger.release(
+            withdrawal.party_id, withdrawal.amount, kind="withdrawal_failed", ref_id=withdrawal.id
+        )
+        withdrawal.status = "failed"
+        withdrawal.failure_reason = reason[:300]
+        withdrawal.failed_at = utcnow()
         await self.repo.add(withdrawal)
         return withdrawal
 

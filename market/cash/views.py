@@ -30,6 +30,7 @@ def deposit_out(deposit: Deposit) -> DepositOut:
         provider="stripe" if deposit.method == "stripe" else None,
         payment_intent_id=deposit.payment_intent_id,
         client_secret=deposit.client_secret,
+        failure_reason=deposit.failure_reason,
         created_at=deposit.created_at,
         completed_at=deposit.completed_at,
     )
@@ -42,8 +43,11 @@ def withdrawal_out(withdrawal: Withdrawal) -> WithdrawalOut:
         amount=format_money(withdrawal.amount),
         status=withdrawal.status,
         reference=withdrawal.reference,
+        payment_reference=withdrawal.payment_reference,
+        failure_reason=withdrawal.failure_reason,
         created_at=withdrawal.created_at,
         paid_at=withdrawal.paid_at,
+        failed_at=withdrawal.failed_at,
     )
 
 

@@ -22,5 +22,6 @@ def import_all_models() -> None:
     import market.certification.models
     import market.http.models
     import market.parties.models
+    import market.payments.models
     import market.registry.models
     import market.trading.models  # noqa: F401

@@ -35,7 +35,8 @@ class Conflict(DomainError):
 
 
 class Unavailable(DomainError):
-    """The service cannot answer now; the client should retry (a 503 with `Retry-After`)."""
+    """The service cannot answer now (the database, or an outside service): nothing was changed,
+    the client may retry (a 503 with `Retry-After`)."""
 
     code = "unavailable"
 

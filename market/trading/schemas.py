@@ -206,7 +206,7 @@ def _aware(value: datetime | None, name: str) -> None:
 
 class BlockTradeCreate(Input):
     instrument: Symbol
-    price: Money
+    price: PositiveMoney
     quantity: Quantity
     buyer_id: Id
     batch_id: Id | None = None
@@ -238,7 +238,7 @@ class BlockTradeOut(Output):
 class AuctionCreate(Input):
     instrument: Symbol
     quantity: Quantity
-    reserve_price: Money
+    reserve_price: PositiveMoney
     ends_at: datetime
     batch_id: Id | None = None
 
@@ -251,7 +251,7 @@ class AuctionCreate(Input):
 
 
 class BidCreate(Input):
-    price: Money
+    price: PositiveMoney
     quantity: Quantity
 
     @model_validator(mode="after")
