@@ -31,6 +31,7 @@ from market.http.transaction import TransactionMiddleware, provide_db_session
 from market.oversight.controllers import OversightController
 from market.parties.controllers import PartyController
 from market.registry.asset_controllers import AssetController
+from market.registry.claim_controllers import ClaimController
 from market.registry.product_controllers import ProductController
 from market.registry.unit_controllers import PublicRetirementController, UnitController
 from market.settings import Settings, get_settings
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PartyController,
             AssetController,
             ProductController,
+            ClaimController,
             UnitController,
             PublicRetirementController,
             OversightController,
