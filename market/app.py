@@ -45,6 +45,7 @@ from market.trading.homes import InstrumentHomes
 from market.trading.order_service import answer_peer
 from market.trading.sequencer import Sequencer
 from market.trading.stream import instrument_stream
+from market.valuation.controllers import MonitoringController, ValuationController
 
 MAX_BODY_BYTES = 1_048_576
 SEQUENCER_POOL = 4
@@ -153,6 +154,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             OrderController,
             OversightTradingController,
             instrument_stream,
+            ValuationController,
+            MonitoringController,
         ],
         lifespan=[database],
         dependencies={

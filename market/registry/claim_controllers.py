@@ -1,4 +1,5 @@
-"""Claims on an asset's ecosystem services over HTTP (API.md "Value accounting and compensation")."""
+"""Claims on an asset's ecosystem services over HTTP (API.md "Value accounting and
+compensation")."""
 
 from __future__ import annotations
 

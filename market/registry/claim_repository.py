@@ -37,7 +37,8 @@ ORDER BY c.asset_id, c.service, c.id
 """
 
 _INSERT = """
-INSERT INTO asset_claims (asset_id, service, period_start, period_end, source, source_id, created_at)
+INSERT INTO asset_claims
+  (asset_id, service, period_start, period_end, source, source_id, created_at)
 SELECT a, s, $3, $4, $5, $6, $7 FROM unnest($1::text[], $2::text[]) AS c(a, s)
 """
 

@@ -28,7 +28,8 @@ LANGUAGE plpgsql AS $$
 DECLARE
     earlier asset_claims%ROWTYPE;
 BEGIN
-    PERFORM pg_advisory_xact_lock({CLAIM_LOCK_CLASS}, {claim_lock_key("NEW.asset_id", "NEW.service")});
+    PERFORM pg_advisory_xact_lock(
+        {CLAIM_LOCK_CLASS}, {claim_lock_key("NEW.asset_id", "NEW.service")});
     SELECT * INTO earlier FROM asset_claims c
     WHERE c.asset_id = NEW.asset_id AND c.service = NEW.service
       AND c.period_start <= NEW.period_end AND c.period_end >= NEW.period_start
