@@ -20,6 +20,7 @@ from sqlalchemy import text
 from market.cash.controllers import CashController
 from market.certification.controllers import CertificateController, VerifyPageController
 from market.certification.keyring import install_keyring
+from market.compensation.controllers import CompensationController
 from market.db.engine import create_engine, session_factory
 from market.db.migrate import current_revision, head_revision
 from market.http.dependencies import provide_caller, provide_list_params
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             instrument_stream,
             ValuationController,
             MonitoringController,
+            CompensationController,
         ],
         lifespan=[database],
         dependencies={

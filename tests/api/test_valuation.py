@@ -129,7 +129,7 @@ class TestAccounts:
             "/v1/gep/methodologies", json=_methodology(code, symbol)
         )
         assert created.status_code == 201, created.text
-        seller, batch = await market.seller(100)
+        seller, _batch = await market.seller(100)
         buyer = await market.buyer()
         await market.order(seller, symbol, "sell", 3, "50.00")
         await market.order(seller, symbol, "sell", 4, "50.01")
