@@ -80,8 +80,6 @@ class CompensationLedger:
                 requested=format_money(total),
                 available=format_money(have),
             )
-        parties = sorted({party for party, _, _ in payments})
-        await self.cash.lock(*parties)
         net: dict[str, int] = {}
         ids = [new_id("jrn") for _ in payments]
         posting_entries: list[str] = []
@@ -94,11 +92,12 @@ class CompensationLedger:
             accounts += [scheme_account(scheme_id), f"party:{party}:available"]
             posting_parties += [None, party]
             amounts += [-amount, amount]
-        await self.cash_repo.post(
-            [(party, net[party], 0) for party in parties],
+        await self.schemes.credit_parties(
+            sorted(net.items()),
+            "compensation_payment",
             utcnow(),
-            (ids, ["compensation_payment"] * len(ids), [ref for _, _, ref in payments]),
-            (posting_entries, accounts, posting_parties, amounts),  # type: ignore[arg-type]
+            (ids, [ref for _, _, ref in payments]),
+            (posting_entries, accounts, posting_parties, amounts),
         )
         return ids
 

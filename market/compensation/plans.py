@@ -82,7 +82,7 @@ class Planner:
                 continue
             amount = half_even(Fraction(Decimal(asset.area_ha)) * rate)
             shares = split_largest_remainder(
-                amount, [Fraction(Decimal(share)) for _, share in asset.holders]
+                amount, [int(Decimal(share) * 100) for _, share in asset.holders]
             )
             paid = False
             for (holder, share), part in zip(asset.holders, shares, strict=True):

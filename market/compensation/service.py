@@ -37,10 +37,22 @@ from market.parties.roles import TRADERS, Caller, require, require_active
 PAYMENT_READERS = frozenset({"regulator", "operator"})
 
 
+@dataclass(frozen=True, slots=True)
+class PaidPayment:
+    """A payment as the settlement answers it (a plain object: a settlement may make 20,000)."""
+
+    id: str
+    from_account: str
+    to_party_id: str
+    asset_id: str | None
+    amount: int
+    certificate_id: str
+
+
 @dataclass(slots=True)
 class Settled:
     period: CompensationPeriod
-    payments: list[CompensationPayment]
+    payments: list[PaidPayment]
 
 
 class CompensationService:
@@ -201,13 +213,9 @@ class CompensationService:
         ]  # fmt: skip
         await self.repo.add_payments(now, period.id, scheme.id, rows)
         payments = [
-            CompensationPayment(
-                id=row[0], period_id=period.id, scheme_id=scheme.id, from_account=row[1],
-                to_party_id=row[2], asset_id=row[3], amount=row[4],
-                basis=planned.basis, journal_entry_id=row[6], certificate_id=row[7],
-                created_at=now,
-            )
-            for row, planned in zip(rows, plan.payments, strict=True)
+            PaidPayment(id=row[0], from_account=row[1], to_party_id=row[2], asset_id=row[3],
+                        amount=row[4], certificate_id=row[7])
+            for row in rows
         ]  # fmt: skip
         return Settled(period, payments)
 

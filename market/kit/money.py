@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
+from math import lcm
 
 MONEY_PATTERN = r"^(0|[1-9][0-9]{0,14})\.[0-9]{2}$"
 _MONEY_RE = re.compile(MONEY_PATTERN)
@@ -38,13 +39,21 @@ def split_largest_remainder(total: int, weights: Sequence[Fraction | int]) -> li
     (ties to the earlier weight). The shares sum to `total` (all zero weights → all zero)."""
     if total < 0 or any(w < 0 for w in weights):
         raise ValueError("a split needs a non-negative total and weights")
-    whole = sum(weights, Fraction(0))
+    if all(isinstance(w, int) for w in weights):  # the common case: integers only
+        integers = [int(w) for w in weights]
+    else:
+        denominator = lcm(*(Fraction(w).denominator for w in weights))
+        integers = [int(Fraction(w) * denominator) for w in weights]
+    whole = sum(integers)
     if whole == 0:
         return [0] * len(weights)
-    quotas = [Fraction(total) * w / whole for w in weights]
-    shares = [q.numerator // q.denominator for q in quotas]
+    shares, remainders = [], []
+    for n in integers:
+        share, remainder = divmod(total * n, whole)
+        shares.append(share)
+        remainders.append(remainder)
     left = total - sum(shares)
-    by_remainder = sorted(range(len(quotas)), key=lambda i: (-(quotas[i] - shares[i]), i))
+    by_remainder = sorted(range(len(shares)), key=lambda i: (-remainders[i], i))
     for i in by_remainder[:left]:
         shares[i] += 1
     return shares
