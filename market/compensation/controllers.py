@@ -3,9 +3,10 @@ compensation")."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Controller, MediaType, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from market.compensation.plans import Plan
@@ -64,7 +65,9 @@ class CompensationController(Controller):
     @post(
         "/schemes/{scheme_id:str}/periods",
         status_code=201,
-        responses={200: None},  # type: ignore[dict-item]
+        responses={
+            200: ResponseSpec(data_container=PreviewOut, description="the preview (`preview`)")
+        },
     )
     async def settle(
         self,
@@ -72,20 +75,14 @@ class CompensationController(Controller):
         data: JSONBody[PeriodIn],
         caller: CallerOf,
         db_session: Session,
-    ) -> Response[Any]:
+    ) -> Response[PeriodOut | PreviewOut]:
         """`preview: true` → 200 with what execution would pay and exclude; else 201 with the
         settled period's certified payments."""
         result = await CompensationService(db_session).settle(caller, scheme_id, data)
         if isinstance(result, Plan):
-            body: PreviewOut | PeriodOut = preview_out(
-                scheme_id, data.period_start, data.period_end, result
-            )
-            return Response(
-                body.model_dump(mode="json"), status_code=200, media_type=MediaType.JSON
-            )
-        return Response(
-            period_out(result).model_dump(mode="json"), status_code=201, media_type=MediaType.JSON
-        )
+            preview = preview_out(scheme_id, data.period_start, data.period_end, result)
+            return Response(preview, status_code=200, media_type=MediaType.JSON)
+        return Response(period_out(result), status_code=201, media_type=MediaType.JSON)
 
     @get("/payments")
     async def payments(
