@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.certification.service import CertificateService
+from market.db.locking import advisory_xact_lock
 from market.kit.errors import Forbidden, NotFound
 from market.kit.ids import new_id
 from market.kit.money import format_decimal, format_money, parse_money
@@ -202,6 +203,11 @@ class ValuationService:
         require_active(caller)
         if account.status != "draft":
             raise AccountNotDraft(f"account is {account.status}, not draft")
+        # One publisher per region and year at a time, in every process: the second sees the
+        # first's account as current (and is refused unless it supersedes it).
+        await advisory_xact_lock(
+            self.session, "gep_account", f"{account.region_code}:{account.year}"
+        )
         current = await self.repo.published_account(account.region_code, account.year)
         if current is not None and current.id != account.supersedes:
             raise InvalidCorrection(

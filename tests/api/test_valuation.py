@@ -319,3 +319,31 @@ class TestMonitoring:
         expect(
             await client.get("/v1/monitoring/records?subject=planet:earth"), 422, "validation_error"
         )
+
+
+async def test_concurrent_publications_leave_one_current_account(registry: Registry) -> None:
+    import asyncio
+
+    from tests.api.test_registry_races import statuses
+
+    region = fresh_region()
+    line = [{"indicator": "recreation", "quantity": "1"}]
+    drafts = [await drafted(registry.certifier, account_body(region, line)) for _ in range(4)]
+    responses = await asyncio.gather(
+        *(registry.certifier.post(f"/v1/gep/accounts/{d['id']}/publish") for d in drafts)
+    )
+    assert statuses(list(responses)) == {(200, None): 1, (409, "invalid_correction"): 3}
+    current = next(r.json() for r in responses if r.status_code == 200)
+    fixes = [
+        await drafted(
+            registry.certifier,
+            account_body(region, line, supersedes=current["id"], reason=f"fix {n}"),
+        )  # fmt: skip
+        for n in range(3)
+    ]
+    responses = await asyncio.gather(
+        *(registry.certifier.post(f"/v1/gep/accounts/{d['id']}/publish") for d in fixes)
+    )
+    assert statuses(list(responses)) == {(200, None): 1, (409, "invalid_correction"): 2}
+    series = (await registry.certifier.get(f"/v1/gep/accounts?region_code={region}")).json()
+    assert len(series["items"]) == 1 and series["items"][0]["supersedes"] == current["id"]
