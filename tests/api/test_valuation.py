@@ -334,13 +334,10 @@ async def test_concurrent_publications_leave_one_current_account(registry: Regis
     )
     assert statuses(list(responses)) == {(200, None): 1, (409, "invalid_correction"): 3}
     current = next(r.json() for r in responses if r.status_code == 200)
-    fixes = [
-        await drafted(
-            registry.certifier,
-            account_body(region, line, supersedes=current["id"], reason=f"fix {n}"),
-        )  # fmt: skip
-        for n in range(3)
-    ]
+    fixes = []
+    for n in range(3):
+        body = account_body(region, line, supersedes=current["id"], reason=f"fix {n}")
+        fixes.append(await drafted(registry.certifier, body))
     responses = await asyncio.gather(
         *(registry.certifier.post(f"/v1/gep/accounts/{d['id']}/publish") for d in fixes)
     )
