@@ -54,6 +54,19 @@ class Demo:
             "name": name, "kind": kind, "credit_code": code, "region_code": region})  # fmt: skip
         self.ids[key], self.tokens[key] = created["party"]["id"], created["api_key"]
 
+    async def unused_prefix(self) -> str:
+        """A prefecture-level prefix (9xxx) with no registered asset and no GEP account yet, so
+        the demo can run again on the same server."""
+        for _ in range(50):
+            prefix = f"9{secrets.randbelow(1000):03d}"
+            assets = await self.call("operator", "GET", f"/v1/assets?region_code={prefix}00")
+            accounts = await self.call(
+                "operator", "GET", f"/v1/gep/accounts?region_code={prefix}01"
+            )
+            if not assets["items"] and not accounts["items"]:
+                return prefix
+        raise DemoFailed("no unused region prefix found")
+
     def boundary(self, n: int) -> dict[str, Any]:
         lon, lat = 116.0 + self.run * 0.05 + n * 0.02, 40.3 + secrets.randbelow(1000) * 0.002
         ring = [[lon, lat], [lon + 0.01, lat], [lon + 0.01, lat + 0.01], [lon, lat + 0.01],
@@ -61,7 +74,7 @@ class Demo:
         return {"type": "Polygon", "coordinates": [ring]}
 
     async def load(self) -> dict[str, Any]:
-        prefix = f"99{10 + self.run:02d}"
+        prefix = await self.unused_prefix()
         east, west = f"{prefix}01", f"{prefix}02"
         for key, kind, name, region in (
             ("registrar", "registrar", "区自然资源确权登记中心", f"{prefix}00"),
