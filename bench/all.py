@@ -20,6 +20,7 @@ FULL = [
     ["merkle.py"],
     ["certificates.py"],
     ["e2e.py"],
+    ["compensation.py"],
 ]
 QUICK = [
     ["engine.py", "--orders", "100000"],
@@ -27,6 +28,7 @@ QUICK = [
     ["merkle.py", "--leaves", "100000"],
     ["certificates.py", "--leaves", "10000", "--seconds", "3", "--samples", "100"],
     ["e2e.py", "--seconds", "3"],
+    ["compensation.py", "--assets", "1000"],
 ]
 
 

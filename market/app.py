@@ -20,6 +20,7 @@ from sqlalchemy import text
 from market.cash.controllers import CashController
 from market.certification.controllers import CertificateController, VerifyPageController
 from market.certification.keyring import install_keyring
+from market.compensation.controllers import CompensationController
 from market.db.engine import create_engine, session_factory
 from market.db.migrate import current_revision, head_revision
 from market.http.dependencies import provide_caller, provide_list_params
@@ -38,6 +39,7 @@ from market.payments.controllers import (
     close_gateway,
 )
 from market.registry.asset_controllers import AssetController
+from market.registry.claim_controllers import ClaimController
 from market.registry.product_controllers import ProductController
 from market.registry.unit_controllers import PublicRetirementController, UnitController
 from market.settings import Settings, get_settings
@@ -52,6 +54,7 @@ from market.trading.homes import InstrumentHomes
 from market.trading.order_service import answer_peer
 from market.trading.sequencer import Sequencer
 from market.trading.stream import instrument_stream
+from market.valuation.controllers import MonitoringController, ValuationController
 
 MAX_BODY_BYTES = 1_048_576
 SEQUENCER_POOL = 4
@@ -152,6 +155,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PartyController,
             AssetController,
             ProductController,
+            ClaimController,
             UnitController,
             PublicRetirementController,
             OversightController,
@@ -166,6 +170,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             BlockTradeController,
             AuctionController,
             instrument_stream,
+            ValuationController,
+            MonitoringController,
+            CompensationController,
         ],
         lifespan=[database],
         on_shutdown=[close_gateway],

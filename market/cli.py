@@ -217,6 +217,32 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if result.valid else 1
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Load the GEP and compensation scenario into a running server (market/demo.py)."""
+    import json
+
+    import httpx
+
+    from market.demo import DemoFailed, load_demo
+
+    token = args.token or os.environ.get("MARKET_OPERATOR_TOKEN")
+    if not token:
+        print("an operator token is needed: --token or MARKET_OPERATOR_TOKEN", file=sys.stderr)
+        return 2
+
+    async def run() -> dict[str, object]:
+        async with httpx.AsyncClient(base_url=args.url, timeout=60) as http:
+            return await load_demo(http, token)
+
+    try:
+        summary = asyncio.run(run())
+    except (DemoFailed, httpx.HTTPError) as error:
+        print(f"demo failed: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary, indent=2, ensure_ascii=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="market", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -252,6 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="compare only card deposits (e.g. against localstripe, which has no transfers)",
     )
     reconcile.set_defaults(func=cmd_reconcile)
+    demo = sub.add_parser("demo", help="load the GEP and compensation scenario into a server")
+    demo.add_argument("--url", default="http://127.0.0.1:8000")
+    demo.add_argument("--token", help="an operator API key (default: MARKET_OPERATOR_TOKEN)")
+    demo.set_defaults(func=cmd_demo)
     verify = sub.add_parser("verify", help="verify a certificate or bundle offline")
     verify.add_argument(
         "file", help="certificate JSON, or a bundle from /v1/certificates/{id}/bundle"

@@ -19,3 +19,7 @@ class InvalidStatus(Conflict):
     """The withdrawal is not in a state that allows this action (e.g. cancelling a paid one)."""
 
     code = "invalid_status"
+
+
+class InsufficientSchemeFunds(Conflict):
+    code = "insufficient_scheme_funds"

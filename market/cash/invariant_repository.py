@@ -16,10 +16,11 @@ LIMIT 20
 """
 
 CASH_CONSERVED = """
-SELECT accounts, externals, accounts + externals AS total
+SELECT accounts, externals, schemes, accounts + externals + schemes AS total
 FROM (SELECT COALESCE(SUM(available + reserved), 0) AS accounts FROM cash_accounts) a,
-     (SELECT COALESCE(SUM(balance), 0) AS externals FROM external_accounts) x
-WHERE accounts + externals <> 0
+     (SELECT COALESCE(SUM(balance), 0) AS externals FROM external_accounts) x,
+     (SELECT COALESCE(SUM(balance), 0) AS schemes FROM scheme_accounts) s
+WHERE accounts + externals + schemes <> 0
 """
 
 # `':' || 'available'`, not `':available'`: text() would read the latter as a bind parameter.
@@ -31,6 +32,8 @@ WITH balances AS (
     SELECT 'party:' || party_id || ':' || 'reserved', reserved FROM cash_accounts
     UNION ALL
     SELECT 'external:' || name, balance FROM external_accounts
+    UNION ALL
+    SELECT 'scheme:' || scheme_id, balance FROM scheme_accounts
 ),
 sums AS (SELECT account, SUM(amount) AS total FROM postings GROUP BY account)
 SELECT COALESCE(b.account, s.account) AS account, b.balance, s.total AS postings_total
@@ -42,6 +45,8 @@ LIMIT 20
 NOTHING_NEGATIVE = """
 SELECT party_id, available, reserved FROM cash_accounts
 WHERE available < 0 OR reserved < 0
+UNION ALL
+SELECT 'scheme:' || scheme_id, balance, 0 FROM scheme_accounts WHERE balance < 0
 LIMIT 20
 """
 

@@ -43,6 +43,17 @@ class ExternalAccount(SQLModel, table=True):
     balance: int = Field(default=0, sa_column=counter())
 
 
+class SchemeAccount(SQLModel, table=True):
+    """A compensation scheme's funds (`scheme:{id}` in postings): filled from its payer's
+    cash, paid out to recipients, never below zero."""
+
+    __tablename__ = "scheme_accounts"
+    __table_args__ = (CheckConstraint("balance >= 0", name="non_negative"),)
+
+    scheme_id: str = Field(primary_key=True)
+    balance: int = Field(default=0, sa_column=counter())
+
+
 class JournalEntry(SQLModel, table=True):
     __tablename__ = "journal_entries"
 

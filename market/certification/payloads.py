@@ -17,6 +17,9 @@ KINDS = (
     "pledge_release",
     "trade",
     "block_trade",
+    "gep_account",
+    "monitoring_record",
+    "compensation_payment",
 )
 
 

@@ -20,8 +20,10 @@ def import_all_models() -> None:
     """Import every context's models so the metadata is complete (Alembic, tests)."""
     import market.cash.models
     import market.certification.models
+    import market.compensation.models
     import market.http.models
     import market.parties.models
     import market.payments.models
     import market.registry.models
-    import market.trading.models  # noqa: F401
+    import market.trading.models
+    import market.valuation.models  # noqa: F401

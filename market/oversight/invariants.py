@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from market.cash.invariants import cash_checks
 from market.certification.invariants import certification_checks
+from market.compensation.invariants import compensation_checks
 from market.kit.invariants import InvariantReport, report
 from market.payments.invariants import payment_checks
 from market.registry.invariants import append_only_tables, registry_checks
@@ -24,5 +25,6 @@ async def run_invariants(
         checks += await cash_checks(session)
         checks += await trading_checks(session, with_trigger)
         checks += await payment_checks(session, with_trigger)
+        checks += await compensation_checks(session, with_trigger)
         await session.rollback()
     return report(checks)

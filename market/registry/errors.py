@@ -57,3 +57,9 @@ class UnknownProductType(NotFound):
 
 class UnknownParty(NotFound):
     code = "unknown_party"
+
+
+class DoubleClaim(Conflict):
+    """The asset's ecosystem service is already claimed for an overlapping period."""
+
+    code = "double_claim"

@@ -49,7 +49,9 @@ APPEND_ONLY_TABLES = (
     "unit_movements",
     "retirements",
     "retirement_ranges",
+    "asset_claims",
 )
+CLAIM_SOURCES = ("batch", "compensation")
 
 
 class Asset(SQLModel, table=True):
@@ -126,6 +128,9 @@ class ProductType(SQLModel, table=True):
     transfer_requires_approval: bool
     expires: bool
     description: str = ""
+    # The ecosystem service a unit of this type claims on its source assets (an indicator code
+    # of the seeded GEP methodology), or None where it claims none (energy quota, green power).
+    service: str | None = None
 
 
 class EcoProduct(SQLModel, table=True):
@@ -349,3 +354,26 @@ class Pledge(SQLModel, table=True):
     certificate_id: str | None = None
     created_at: datetime = Field(sa_column=timestamp())
     released_at: datetime | None = Field(default=None, sa_column=timestamp(nullable=True))
+
+
+class AssetClaim(SQLModel, table=True):
+    """A paid claim on an asset's ecosystem service for a period (DOMAIN.md "No double claims").
+
+    A trigger created by the migration (`market.registry.claims_sql`) locks (asset, service) and
+    refuses a row whose period overlaps an earlier claim on the same asset and service."""
+
+    __tablename__ = "asset_claims"
+    __table_args__ = (
+        CheckConstraint(one_of("source", CLAIM_SOURCES), name="source"),
+        CheckConstraint("period_end >= period_start", name="period"),
+        Index("ix_asset_claims_lookup", "asset_id", "service", "period_start"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
+    asset_id: str = Field(foreign_key="assets.id")
+    service: str
+    period_start: date = Field(sa_column=day())
+    period_end: date = Field(sa_column=day())
+    source: str
+    source_id: str = Field(index=True)
+    created_at: datetime = Field(sa_column=timestamp())

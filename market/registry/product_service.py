@@ -13,6 +13,7 @@ from market.kit.errors import NotFound
 from market.kit.ids import new_id
 from market.kit.time import utcnow
 from market.parties.roles import Caller, require
+from market.registry.claim_service import ClaimService
 from market.registry.errors import (
     AssetNotConfirmed,
     DoubleIssuance,
@@ -193,11 +194,21 @@ class ProductService:
                 batch_id=first["batch_id"],
                 asset_id=first["asset_id"],
             )
+        batch_id = new_id("bat")
+        service = (await self.product_type(product.product_type)).service
+        if service is not None:
+            await ClaimService(session).claim_all(
+                [(a, service) for a in asset_ids],
+                data.period_start,
+                data.period_end,
+                source="batch",
+                source_id=batch_id,
+            )
         await advisory_xact_lock(session, "serials", product.product_type)
         last_serial, last_batch_no = await self.repo.last_serial_and_batch_no(product.product_type)
         assets = await self.repo.get_assets(asset_ids)
         batch = Batch(
-            id=new_id("bat"),
+            id=batch_id,
             eco_product_id=product.id,
             product_type=product.product_type,
             owner_id=product.applicant_id,

@@ -126,6 +126,9 @@ class ProductTypeOut(Output):
     transfer_requires_approval: bool
     expires: bool
     description: str
+    service: str | None = Field(
+        description="the ecosystem service (GEP indicator code) a batch of this type claims"
+    )
 
 
 class EcoProductCreate(Input):
@@ -279,3 +282,12 @@ class PledgeOut(Output):
     certificate_id: str | None
     created_at: Timestamp
     released_at: Timestamp | None
+
+
+class ClaimOut(Output):
+    asset_id: str
+    service: str
+    period_start: date
+    period_end: date
+    source: str
+    source_id: str

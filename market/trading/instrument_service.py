@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -75,3 +76,11 @@ class InstrumentService:
         instrument.status = status
         await self.repo.add(instrument)
         return instrument
+
+
+async def traded_in_year(session: AsyncSession, symbol: str, year: int) -> tuple[int, int]:
+    """(units, value in fen) of an instrument's trades in a UTC calendar year: the volume and
+    value a volume-weighted average price divides (GEP market valuation)."""
+    since = datetime(year, 1, 1, tzinfo=UTC)
+    until = datetime(year + 1, 1, 1, tzinfo=UTC)
+    return await TradingRepository(session).traded_volume_and_value(symbol, since, until)

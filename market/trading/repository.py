@@ -190,6 +190,28 @@ class TradingRepository:
         )
         return [{"price_fen": r[0], "quantity": int(r[1]), "orders": int(r[2])} for r in rows]
 
+    async def traded_volume_and_value(
+        self, symbol: str, since: datetime, until: datetime
+    ) -> tuple[int, int]:
+        """Units traded and their value in fen (price × quantity) on an instrument in
+        [since, until), leaving out trades whose settlement was reversed."""
+        row = (
+            await self.session.execute(
+                select(
+                    func.coalesce(func.sum(TRADES.c.quantity), 0),
+                    func.coalesce(func.sum(TRADES.c.quantity * TRADES.c.price_fen), 0),
+                )
+                .select_from(TRADES.join(SETTLEMENTS, SETTLEMENTS.c.trade_id == TRADES.c.id))
+                .where(
+                    TRADES.c.instrument == symbol,
+                    TRADES.c.executed_at >= since,
+                    TRADES.c.executed_at < until,
+                    SETTLEMENTS.c.status != "reversed",
+                )
+            )
+        ).one()
+        return int(row[0]), int(row[1])
+
 
 async def instruments_with_due_orders(session: AsyncSession, now: datetime) -> list[str]:
     rows = await session.execute(
