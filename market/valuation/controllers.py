@@ -123,7 +123,9 @@ class MonitoringController(Controller):
         self,
         db_session: Session,
         list_params: Listing,
-        subject: Annotated[str | None, QueryParameter(min_length=3, max_length=210)] = None,
+        subject: Annotated[
+            str | None, QueryParameter(pattern=r"^(section|asset|region):[^\u0000]{1,200}$")
+        ] = None,
         indicator: Annotated[str | None, QueryParameter(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = None,
         from_: Annotated[date | None, QueryParameter(name="from")] = None,
         to: Annotated[date | None, QueryParameter()] = None,

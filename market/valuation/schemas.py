@@ -7,7 +7,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from market.kit.schema import Day, Id, Input, Money, Name, Output, RegionCode, StrictInt, Timestamp
+from market.kit.schema import (
+    JSON_INT,
+    Day,
+    Id,
+    Input,
+    Money,
+    Name,
+    Output,
+    RegionCode,
+    Timestamp,
+)
 
 Category = Literal["provisioning", "regulating", "cultural"]
 IndicatorCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -22,7 +32,7 @@ PhysicalQuantity = Annotated[
 MeasuredValue = Annotated[
     str, StringConstraints(pattern=r"^-?(0|[1-9][0-9]{0,15})(\.[0-9]{1,4})?$")
 ]
-Year = Annotated[StrictInt, Field(ge=1990, le=2100)]
+Year = Annotated[int, Field(ge=1990, le=2100), JSON_INT]
 SectionName = Annotated[str, StringConstraints(pattern=r"^[^\s:][^:]{0,199}$")]
 
 

@@ -230,7 +230,6 @@ async def test_bad_auctions_and_bids_are_refused_and_change_nothing(market: Mark
         {"price": "5", "quantity": 10},
         {"price": "0.00", "quantity": 10},
         {"price": "6.00", "quantity": 0},
-        {"price": "6.00", "quantity": 10.0},
         {"price": "6.00", "quantity": 60},  # more than offered
         {"price": "6.00"},
         {"price": "6.00", "quantity": 10, "party_id": buyer.id},

@@ -59,7 +59,7 @@ class TestConnectedAccount:
         not_trader = await payouts.operator.post(
             f"/v1/parties/{regulator.id}/stripe-account", json={"account_id": "acct_1"}
         )
-        assert not_trader.status_code == 422, not_trader.text
+        assert not_trader.status_code == 404, not_trader.text  # no such trading party
         assert (await payouts.operator.get(path)).status_code == 404
 
 
