@@ -21,6 +21,7 @@ def import_all_models() -> None:
     import market.cash.models
     import market.certification.models
     import market.http.models
+    import market.oversight.models
     import market.parties.models
     import market.registry.models
     import market.trading.models  # noqa: F401
