@@ -11,7 +11,13 @@ from sqlmodel import Field, SQLModel
 
 from market.db.columns import jsonb, one_of, party_fk, timestamp
 
-ALERT_KINDS = ("circular_trading", "price_spike", "concentration", "layering", "invariant_violation")
+ALERT_KINDS = (
+    "circular_trading",
+    "price_spike",
+    "concentration",
+    "layering",
+    "invariant_violation",
+)
 SEVERITIES = ("low", "medium", "high", "critical")
 APPEND_ONLY_TABLES = ("alerts", "alert_reviews")
 

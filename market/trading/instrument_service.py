@@ -75,3 +75,16 @@ class InstrumentService:
         instrument.status = status
         await self.repo.add(instrument)
         return instrument
+
+    async def halt_all(self) -> list[str]:
+        """Halt every open instrument (the invariant watch, on a violation); resting orders
+        stay. Returns the symbols halted."""
+        halted: list[str] = []
+        for symbol in await self.repo.symbols_in_creation_order():
+            await advisory_xact_lock(self.session, "instrument", symbol)
+            instrument = await self.get(symbol)
+            if instrument.status == "open":
+                instrument.status = "halted"
+                await self.repo.add(instrument)
+                halted.append(symbol)
+        return halted
