@@ -21,7 +21,8 @@ from market.kit.time import isoformat
 from market.oversight.errors import ExportKindUnavailable
 
 ROWS_PER_FETCH = 500
-MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+# Litestar appends "; charset=utf-8" to text types: CSV goes out as `text/csv; charset=utf-8`.
+MEDIA_TYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
 
 _PERIOD = """(CAST(:since AS timestamptz) IS NULL OR {column} >= :since)
   AND (CAST(:until AS timestamptz) IS NULL OR {column} < :until)"""
