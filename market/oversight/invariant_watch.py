@@ -27,6 +27,7 @@ from market.trading.instrument_service import InstrumentService
 log = structlog.get_logger()
 WATCH = "invariants"
 TICK_S = 5.0
+CONFIRM_AFTER_S = 2.0
 MAX_DETAIL = 4_000
 
 
@@ -36,9 +37,11 @@ async def invariant_watch_pass(
     *,
     interval: timedelta | None = None,
     wait: bool = False,
+    confirm_after_s: float = CONFIRM_AFTER_S,
 ) -> InvariantReport | None:
     """Run the invariants unless another worker is running them or they ran within
-    `interval`; on a violation halt trading and raise the alert. None when it did not run."""
+    `interval`; on a violation confirmed by a second run, halt trading and raise the alert.
+    None when it did not run."""
     async with session_factory() as session:
         repo = OversightRepository(session)
         if not await repo.lock(WATCH, wait=wait):
@@ -48,6 +51,13 @@ async def invariant_watch_pass(
         if interval is not None and last is not None and now - last < interval:
             return None
         result = await run_invariants(engine)
+        if not result.ok and confirm_after_s > 0:
+            # A violation must be seen twice, a moment apart, before trading stops: a state
+            # caught between two commits of one logical write (should any exist) clears itself.
+            await asyncio.sleep(confirm_after_s)
+            result = await run_invariants(engine)
+            if result.ok:
+                log.warning("invariant_violation_not_confirmed")
         if not result.ok:
             failed = [c for c in result.checks if not c.ok]
             halted = await InstrumentService(session).halt_all()

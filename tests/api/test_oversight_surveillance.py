@@ -137,3 +137,17 @@ async def test_an_alert_is_listed_within_five_seconds_by_itself(market: Market) 
     while not await alerts(market.registry.regulator, symbol, kind="circular_trading"):
         assert time.monotonic() - done < 5, "no alert within 5 s"
         await asyncio.sleep(0.2)
+
+
+async def test_concurrent_passes_raise_each_alert_once(market: Market, engine: AsyncEngine) -> None:
+    """Several workers run the loop: the advisory lock and the alert's key keep it single."""
+    from market.db.engine import session_factory
+    from market.oversight.surveillance import surveillance_pass
+
+    symbol = (await market.instrument())["symbol"]
+    a, b = await dealer(market), await dealer(market)
+    await trade(market, symbol, a, b, 100)
+    await trade(market, symbol, b, a, 100)
+    factory = session_factory(engine)
+    await asyncio.gather(*(surveillance_pass(factory, wait=w) for w in (True, False, True, False)))
+    assert len(await alerts(market.registry.regulator, symbol, kind="circular_trading")) == 1
