@@ -6,7 +6,8 @@ each rule needs, calls these, and records what they find. Integers only (quantit
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -54,49 +55,53 @@ def _near(quantity: int, first: int) -> bool:
     return abs(quantity - first) * 100 <= first * CYCLE_QUANTITY_TOLERANCE_PCT
 
 
-def find_cycle(closing: TradeFact, earlier: Iterable[TradeFact]) -> list[TradeFact] | None:
+class CycleIndex:
+    """Earlier trades of one instrument by seller and by (seller, buyer), each newest first."""
+
+    def __init__(self, trades: Iterable[TradeFact]) -> None:
+        self.by_seller: dict[str, list[TradeFact]] = defaultdict(list)
+        self.by_pair: dict[tuple[str, str], list[TradeFact]] = defaultdict(list)
+        for t in sorted(trades, key=lambda t: t.seq, reverse=True):
+            self.by_seller[t.seller_id].append(t)
+            self.by_pair[(t.seller_id, t.buyer_id)].append(t)
+
+
+def _in_window(legs: list[TradeFact], closing: TradeFact) -> Iterator[TradeFact]:
+    """The legs before `closing` on its instrument and at most 10 minutes older, newest first."""
+    start = closing.executed_at - CYCLE_WINDOW
+    for t in legs:
+        if t.seq >= closing.seq or t.instrument != closing.instrument:
+            continue
+        if t.executed_at < start:
+            return
+        yield t
+
+
+def find_cycle(
+    closing: TradeFact, earlier: CycleIndex | Iterable[TradeFact]
+) -> list[TradeFact] | None:
     """The legs of a cycle of 2 or 3 parties that `closing` completes, oldest first, or None.
 
     Units travel from seller to buyer. `closing` (C sells to A) closes A→C→A when an earlier
     trade had A sell to C, or A→B→C→A when A sold to B and then B sold to C. The legs are in
     sequence order on one instrument, the first leg at most 10 minutes before `closing`, and
-    every leg's quantity is the first leg's ± 10 %. A shorter cycle is preferred.
+    every leg's quantity is the first leg's ± 10 %. A shorter cycle is preferred, then the most
+    recent.
     """
-    start = closing.executed_at - CYCLE_WINDOW
+    index = earlier if isinstance(earlier, CycleIndex) else CycleIndex(earlier)
     home, last = closing.buyer_id, closing.seller_id
-    legs = sorted(
-        (
-            t
-            for t in earlier
-            if t.instrument == closing.instrument and t.seq < closing.seq and t.executed_at >= start
-        ),
-        key=lambda t: t.seq,
-    )
-    for first in reversed(legs):  # the most recent cycle first
-        if (
-            first.seller_id == home
-            and first.buyer_id == last
-            and _near(closing.quantity, first.quantity)
-        ):
+    for first in _in_window(index.by_pair.get((home, last), []), closing):
+        if _near(closing.quantity, first.quantity):
             return [first, closing]
-    for first in reversed(legs):
-        if first.seller_id != home or first.buyer_id in (home, last):
+    for first in _in_window(index.by_seller.get(home, []), closing):
+        middle_party = first.buyer_id
+        if middle_party in (home, last) or not _near(closing.quantity, first.quantity):
             continue
-        if not _near(closing.quantity, first.quantity):
-            continue
-        middle = next(
-            (
-                t
-                for t in reversed(legs)
-                if first.seq < t.seq
-                and t.seller_id == first.buyer_id
-                and t.buyer_id == last
-                and _near(t.quantity, first.quantity)
-            ),
-            None,
-        )
-        if middle is not None:
-            return [first, middle, closing]
+        for middle in _in_window(index.by_pair.get((middle_party, last), []), closing):
+            if middle.seq <= first.seq:
+                break
+            if _near(middle.quantity, first.quantity):
+                return [first, middle, closing]
     return None
 
 

@@ -38,11 +38,12 @@ SELECT {_TRADE_COLUMNS} FROM trades
 WHERE instrument = :instrument AND seq >= :first AND seq <= :last ORDER BY seq
 """
 
+# Bounded: under a flood of trades among few parties, the newest legs are the ones that count.
 CYCLE_CANDIDATES = f"""
 SELECT {_TRADE_COLUMNS} FROM trades
 WHERE instrument = :instrument AND seq <= :last AND executed_at >= :since
   AND (seller_id = ANY(:buyers) OR buyer_id = ANY(:sellers))
-ORDER BY seq
+ORDER BY seq DESC LIMIT 50000
 """
 
 DAY_TOTALS = """

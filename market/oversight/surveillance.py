@@ -25,6 +25,7 @@ from market.kit.time import isoformat, utcnow
 from market.oversight.detectors import (
     CYCLE_WINDOW,
     LAYERING_WINDOW,
+    CycleIndex,
     DayVolume,
     Finding,
     TradeFact,
@@ -37,7 +38,7 @@ from market.oversight.repository import OversightRepository
 
 log = structlog.get_logger()
 INTERVAL_S = 1.0
-MAX_TRADES_PER_PASS = 5_000  # per instrument; the next pass continues from the watermark
+MAX_TRADES_PER_PASS = 2_000  # per instrument; the next pass continues from the watermark
 MAX_EVENTS_PER_PASS = 50_000
 MAX_TRADE_IDS = 100
 
@@ -104,8 +105,9 @@ class SurveillancePass:
             sorted({t.buyer_id for t in new}),
             sorted({t.seller_id for t in new}),
         )
+        index = CycleIndex(candidates)
         for trade in new:
-            legs = find_cycle(trade, candidates)
+            legs = find_cycle(trade, index)
             if legs is not None:
                 self.findings.append(_cycle(legs))
 
