@@ -31,6 +31,7 @@ from market.http.peers import Peers
 from market.http.problems import EXCEPTION_HANDLERS, problem
 from market.http.transaction import TransactionMiddleware, provide_db_session
 from market.kit.logs import configure_logging
+from market.oversight import invariant_watch, surveillance
 from market.oversight.controllers import OversightController
 from market.parties.controllers import PartyController
 from market.payments.controllers import (
@@ -131,7 +132,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             )
             await app.state.peers.start()
         try:
-            async with expiry.running(app.state.sequencer, factory):
+            async with (
+                expiry.running(app.state.sequencer, factory),
+                surveillance.running(factory, settings.market_surveillance_interval_s),
+                invariant_watch.running(engine, factory, settings.market_invariant_interval_s),
+            ):
                 yield
         finally:
             if app.state.peers is not None:

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     market_workers: int = 1
     market_route_orders: bool = True  # hand orders to their instrument's home worker
     market_tune_gc: bool = False  # set by `market serve`: freeze start-up objects, gen0 20k
+    # Oversight: surveillance reads new trades and cancels every second; the invariant watch
+    # runs every invariant this often (0 turns it off) on one worker, halting on a violation.
+    market_surveillance_interval_s: float = 1.0
+    market_invariant_interval_s: float = 60.0
 
 
 @lru_cache(maxsize=1)

@@ -22,6 +22,7 @@ def import_all_models() -> None:
     import market.certification.models
     import market.compensation.models
     import market.http.models
+    import market.oversight.models
     import market.parties.models
     import market.payments.models
     import market.registry.models

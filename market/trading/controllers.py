@@ -220,26 +220,3 @@ class OversightTradingController(Controller):
             cursor=list_params.cursor,
         )
         return page_of([trade_out(t, s) for t, s in rows], list_params.limit)
-
-    @get("/orders/{order_id:str}/trail")
-    async def trail(
-        self, order_id: FromPath[str], caller: CallerOf, db_session: Session
-    ) -> dict[str, Any]:
-        order, events = await OrderQueries(db_session).trail(caller, order_id)
-        return {
-            "order_id": order.id,
-            "instrument": order.instrument,
-            "party_id": order.party_id,
-            "items": [
-                {
-                    "seq": e.seq,
-                    "kind": e.kind,
-                    "quantity": e.quantity,
-                    "price": None if e.price_fen is None else format_money(e.price_fen),
-                    "trade_id": e.trade_id,
-                    "reason": e.reason,
-                    "created_at": e.created_at,
-                }
-                for e in events
-            ],
-        }

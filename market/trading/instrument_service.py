@@ -77,6 +77,19 @@ class InstrumentService:
         await self.repo.add(instrument)
         return instrument
 
+    async def halt_all(self) -> list[str]:
+        """Halt every open instrument (the invariant watch, on a violation); resting orders
+        stay. Returns the symbols halted."""
+        halted: list[str] = []
+        for symbol in await self.repo.symbols_in_creation_order():
+            await advisory_xact_lock(self.session, "instrument", symbol)
+            instrument = await self.get(symbol)
+            if instrument.status == "open":
+                instrument.status = "halted"
+                await self.repo.add(instrument)
+                halted.append(symbol)
+        return halted
+
 
 async def traded_in_year(session: AsyncSession, symbol: str, year: int) -> tuple[int, int]:
     """(units, value in fen) of an instrument's trades in a UTC calendar year: the volume and

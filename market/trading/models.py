@@ -161,6 +161,16 @@ class OrderEvent(SQLModel, table=True):
     """Every event of an order's life, with the instrument's sequence number (audit trail)."""
 
     __tablename__ = "order_events"
+    __table_args__ = (
+        # Surveillance reads an instrument's new owner cancels past its watermark (layering);
+        # partial, so placing and filling orders never maintain it.
+        Index(
+            "ix_order_events_user_cancels",
+            "instrument",
+            "seq",
+            postgresql_where=text("kind = 'cancelled' AND reason = 'user'"),
+        ),
+    )
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), primary_key=True))
     order_id: str = Field(index=True)

@@ -157,6 +157,30 @@ class OrderQueries:
             party_id=party, status=status, instrument=instrument, limit=limit, cursor=cursor
         )
 
+    async def every_party_orders(
+        self,
+        caller: Caller,
+        *,
+        party_id: str | None,
+        status: str | None,
+        instrument: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+        cursor: str | None,
+    ) -> list[Order]:
+        """A regulator's view of every party's orders (created in `[since, until)`)."""
+        require(caller, "regulator")
+        return await self.repo.list_orders(
+            party_id=party_id,
+            status=status,
+            instrument=instrument,
+            since=since,
+            until=until,
+            limit=limit,
+            cursor=cursor,
+        )
+
     async def fills(self, order_ids: list[str]) -> dict[str, list[dict[str, object]]]:
         return await self.repo.fills_of(order_ids)
 

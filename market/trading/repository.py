@@ -88,6 +88,8 @@ class TradingRepository:
         instrument: str | None,
         limit: int,
         cursor: str | None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[Order]:
         query = select(Order).order_by(ORDERS.c.id).limit(limit + 1)
         if party_id:
@@ -96,6 +98,10 @@ class TradingRepository:
             query = query.where(ORDERS.c.status == status)
         if instrument:
             query = query.where(ORDERS.c.instrument == instrument)
+        if since:
+            query = query.where(ORDERS.c.created_at >= since)
+        if until:
+            query = query.where(ORDERS.c.created_at < until)
         if cursor:
             query = query.where(ORDERS.c.id > cursor)
         return list((await self.session.execute(query)).scalars())

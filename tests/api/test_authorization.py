@@ -328,6 +328,14 @@ ROWS = [
     row("POST", "/v1/oversight/parties/{id}/freeze", _freeze, {"regulator"}),
     row("POST", "/v1/oversight/parties/{id}/unfreeze", _unfreeze, {"regulator"}),
     row("GET", "/v1/oversight/invariants", fixed("/v1/oversight/invariants"), OVERSEERS),
+    row("GET", "/v1/oversight/orders", fixed("/v1/oversight/orders"), {"regulator"}),
+    row("GET", "/v1/oversight/alerts", fixed("/v1/oversight/alerts"), {"regulator"}),
+    row(
+        "GET",
+        "/v1/oversight/export",
+        fixed("/v1/oversight/export?kind=retirements&format=jsonl"),
+        {"regulator"},
+    ),
 ]
 
 
