@@ -54,6 +54,11 @@ POSTING_COLUMNS = (
     "entry_id", "kind", "ref_id", "created_at", "posting_id", "account", "party_id", "amount",
 )  # fmt: skip
 
+COMPENSATION_COLUMNS = (
+    "id", "scheme_id", "period_id", "period_start", "period_end", "from_account", "to_party_id",
+    "asset_id", "amount", "basis", "journal_entry_id", "certificate_id", "created_at",
+)  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class ExportSpec:
@@ -135,6 +140,24 @@ def _posting(r: RowMapping) -> dict[str, Any]:
     }
 
 
+def _compensation(r: RowMapping) -> dict[str, Any]:
+    return {
+        "id": r["id"],
+        "scheme_id": r["scheme_id"],
+        "period_id": r["period_id"],
+        "period_start": r["period_start"].isoformat(),
+        "period_end": r["period_end"].isoformat(),
+        "from_account": r["from_account"],
+        "to_party_id": r["to_party_id"],
+        "asset_id": r["asset_id"],
+        "amount": format_money(r["amount"]),
+        "basis": r["basis"],
+        "journal_entry_id": r["journal_entry_id"],
+        "certificate_id": r["certificate_id"],
+        "created_at": _time(r["created_at"]),
+    }
+
+
 EXPORTS: dict[str, ExportSpec] = {
     "trades": ExportSpec(
         f"""SELECT t.*, s.status AS settlement_status, s.cash_amount_fen, s.buyer_fee_fen,
@@ -165,6 +188,14 @@ EXPORTS: dict[str, ExportSpec] = {
             ORDER BY e.created_at, e.id, p.id""",
         POSTING_COLUMNS,
         _posting,
+    ),
+    "compensation": ExportSpec(
+        f"""SELECT c.*, p.period_start, p.period_end
+            FROM compensation_payments c JOIN compensation_periods p ON p.id = c.period_id
+            WHERE {_PERIOD.format(column="c.created_at")}
+            ORDER BY c.created_at, c.id""",
+        COMPENSATION_COLUMNS,
+        _compensation,
     ),
 }
 

@@ -7,6 +7,7 @@ invariant holds after each step.
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
 from typing import Any
@@ -205,6 +206,19 @@ async def test_a_district_compensates_its_villages_and_a_river_settles_across_re
     payload = await verified_offline(client, missed["payments"][0]["certificate_id"], tmp_path)
     assert payload["basis"]["target_met"] is False and payload["basis"]["value"] == "4"
     await invariants()
+
+    # The regulator exports the compensation payments (one line per payment, as paid).
+    exported = await registry.regulator.get(
+        "/v1/oversight/export", params={"kind": "compensation", "format": "jsonl"}
+    )
+    assert exported.status_code == 200, exported.text
+    lines = {r["id"]: r for r in map(json.loads, exported.text.splitlines())}
+    for payment in (*met["payments"], *missed["payments"]):
+        row = lines[payment["id"]]
+        assert (row["to_party_id"], row["amount"], row["certificate_id"]) == (
+            payment["to_party_id"], payment["amount"], payment["certificate_id"])  # fmt: skip
+        assert row["scheme_id"] == river["id"]
+    assert {lines[p["id"]]["period_start"] for p in met["payments"]} == {january[0]}
 
 
 async def test_refusals_change_nothing(registry: Registry, market: Market) -> None:

@@ -94,11 +94,6 @@ async def test_exports_in_both_formats(market: Market) -> None:
 
 async def test_bad_export_requests(market: Market) -> None:
     regulator = market.registry.regulator
-    unavailable = await regulator.get(
-        "/v1/oversight/export", params={"kind": "compensation", "format": "csv"}
-    )
-    assert unavailable.status_code == 422, unavailable.text
-    assert unavailable.json()["code"] == "export_kind_unavailable"
     for params in (
         {"kind": "parties"},
         {},
