@@ -9,11 +9,9 @@ more than the round trip.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Table, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel
 
 from market.cash.models import (
     CashAccount,
@@ -22,8 +20,7 @@ from market.cash.models import (
     Posting,
 )
 from market.db.raw import raw_connection
-
-M = TypeVar("M", bound=SQLModel)
+from market.kit.repository import M, Repository
 
 ACCOUNTS: Table = CashAccount.__table__  # type: ignore[attr-defined]
 ENTRIES: Table = JournalEntry.__table__  # type: ignore[attr-defined]
@@ -92,16 +89,8 @@ RETURNING a.available, a.reserved
 _EXTERNAL = "UPDATE external_accounts SET balance = balance + $2 WHERE name = $1"
 
 
-class CashRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, *objects: SQLModel) -> None:
-        self.session.add_all(objects)
-        await self.session.flush()
-
-    async def get(self, model: type[M], key: str, *, lock: bool = False) -> M | None:
-        return await self.session.get(model, key, with_for_update=lock)
+class CashRepository(Repository):
+    """All SQL of this context (`add` and `get` come from `Repository`)."""
 
     async def deposit_for_intent(self, intent_id: str, *, lock: bool) -> Deposit | None:
         query = select(Deposit).where(Deposit.payment_intent_id == intent_id)  # type: ignore[arg-type]

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import TypeVar
 
-from sqlalchemy import Table, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel
+from sqlalchemy import select
 
 from market.compensation.models import CompensationPayment, CompensationPeriod, CompensationScheme
 from market.db.raw import raw_connection
+from market.kit.repository import Repository, table_of
 
-M = TypeVar("M", bound=SQLModel)
 # (id, from account, to party, asset, amount, basis JSON, journal entry, certificate)
 PaymentRow = tuple[str, str, str, str | None, int, str, str, str]
 
-
-def _t(model: type[SQLModel]) -> Table:
-    return model.__table__  # type: ignore[attr-defined,no-any-return]
+_t = table_of
 
 
 SCHEMES, PERIODS, PAYMENTS = (
@@ -38,16 +33,8 @@ FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::te
 """
 
 
-class CompensationRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, *objects: SQLModel) -> None:
-        self.session.add_all(objects)
-        await self.session.flush()
-
-    async def get(self, model: type[M], key: str, *, lock: bool = False) -> M | None:
-        return await self.session.get(model, key, with_for_update=lock)
+class CompensationRepository(Repository):
+    """All SQL of this context (`add` and `get` come from `Repository`)."""
 
     async def schemes(self, *, limit: int, cursor: str | None) -> list[CompensationScheme]:
         query = select(CompensationScheme).order_by(SCHEMES.c.id).limit(limit + 1)

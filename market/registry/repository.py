@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Table, exists, func, or_, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel
+from sqlalchemy import exists, func, or_, select, text
 
+from market.kit.repository import Repository, table_of
 from market.registry.models import (
     Approval,
     Asset,
@@ -24,11 +23,7 @@ from market.registry.models import (
     RetirementRange,
 )
 
-M = TypeVar("M", bound=SQLModel)
-
-
-def _t(model: type[SQLModel]) -> Table:
-    return model.__table__  # type: ignore[attr-defined,no-any-return]
+_t = table_of
 
 
 ASSETS, RIGHTS, EVENTS = _t(Asset), _t(AssetRight), _t(AssetEvent)
@@ -38,16 +33,8 @@ RETIREMENTS, RETIREMENT_RANGES = _t(Retirement), _t(RetirementRange)
 APPROVALS = _t(Approval)
 
 
-class RegistryRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, *objects: SQLModel) -> None:
-        self.session.add_all(objects)
-        await self.session.flush()
-
-    async def get(self, model: type[M], key: str, *, lock: bool = False) -> M | None:
-        return await self.session.get(model, key, with_for_update=lock)
+class RegistryRepository(Repository):
+    """All SQL of this context (`add` and `get` come from `Repository`)."""
 
     # assets ---------------------------------------------------------------------------------
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Table, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel
+from sqlalchemy import select, tuple_, update
 
 from market.db.raw import raw_connection
+from market.kit.repository import Repository, table_of
 from market.valuation.models import (
     GepAccount,
     GepAccountLine,
@@ -18,11 +17,7 @@ from market.valuation.models import (
     MonitoringRecord,
 )
 
-M = TypeVar("M", bound=SQLModel)
-
-
-def _t(model: type[SQLModel]) -> Table:
-    return model.__table__  # type: ignore[attr-defined,no-any-return]
+_t = table_of
 
 
 METHODOLOGIES, INDICATORS = _t(GepMethodology), _t(GepIndicator)
@@ -36,16 +31,8 @@ SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::numeric[], $6::
 """
 
 
-class ValuationRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, *objects: SQLModel) -> None:
-        self.session.add_all(objects)
-        await self.session.flush()
-
-    async def get(self, model: type[M], key: str, *, lock: bool = False) -> M | None:
-        return await self.session.get(model, key, with_for_update=lock)
+class ValuationRepository(Repository):
+    """All SQL of this context (`add` and `get` come from `Repository`)."""
 
     # methodologies --------------------------------------------------------------------------
 
