@@ -32,7 +32,8 @@ from market.kit.ids import new_id
 from market.kit.money import format_money, parse_money
 from market.kit.time import utcnow
 from market.parties.repository import PartyRepository
-from market.parties.roles import TRADERS, Caller, require, require_active
+from market.parties.roles import TRADERS, Caller, require
+from market.parties.service import PartyService
 
 PAYMENT_READERS = frozenset({"regulator", "operator"})
 
@@ -65,7 +66,7 @@ class CompensationService:
         """A government body sets up a scheme; classified and comprehensive ones get a cash
         account; a horizontal one is set up by one of its two parties."""
         require(caller, "government")
-        require_active(caller)
+        await PartyService(self.session).require_active(caller)
         rules = data.rules.model_dump(mode="json")
         named: list[str] = []
         if isinstance(data.rules, HorizontalRules):
@@ -110,7 +111,7 @@ class CompensationService:
         scheme = await self._locked(scheme_id)
         if caller.party_id != scheme.payer_id:
             raise Forbidden("only the scheme's payer funds it")
-        require_active(caller)
+        await PartyService(self.session).require_active(caller)
         if scheme.kind == "horizontal":
             raise SchemeHasNoAccount("a horizontal scheme pays from its parties' own cash")
         amount = parse_money(data.amount)
@@ -136,7 +137,7 @@ class CompensationService:
         plan = await Planner(self.session).plan(scheme, data.period_start, data.period_end)
         if data.preview:
             return plan
-        require_active(caller)
+        await PartyService(self.session).require_active(caller)
         return await self._execute(caller, scheme, data.period_start, data.period_end, plan)
 
     async def payments(

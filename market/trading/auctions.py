@@ -20,7 +20,8 @@ from market.kit.ids import new_id
 from market.kit.money import parse_money
 from market.kit.time import utcnow
 from market.parties.errors import PartyFrozen
-from market.parties.roles import TRADERS, Caller, require, require_active
+from market.parties.roles import TRADERS, Caller, require
+from market.parties.service import PartyService
 from market.trading.deal_repository import DealRepository
 from market.trading.errors import AuctionClosed, AuctionOpen, BelowReserve
 from market.trading.instrument_service import InstrumentService
@@ -49,8 +50,7 @@ class AuctionService:
     async def create(self, caller: Caller, data: AuctionCreate) -> Auction:
         """Open an auction; the seller's units are escrowed at once."""
         require(caller, *TRADERS)
-        require_active(caller)
-        await self.repo.require_active(caller.party_id)
+        await PartyService(self.session).require_active(caller)
         now = utcnow()
         if not now < data.ends_at <= now + MAX_DURATION:
             raise InvalidInput(
@@ -91,8 +91,7 @@ class AuctionService:
             raise NotFound("auction not found")
         if caller.party_id == auction.seller_id:
             raise Forbidden("the seller may not bid in its own auction")
-        require_active(caller)
-        await self.repo.require_active(caller.party_id)
+        await PartyService(self.session).require_active(caller)
         now = utcnow()
         if auction.status != "open" or now >= auction.ends_at:
             raise AuctionClosed("the auction accepts no more bids")

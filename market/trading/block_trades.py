@@ -13,7 +13,8 @@ from market.kit.ids import new_id
 from market.kit.money import parse_money
 from market.kit.time import utcnow
 from market.parties.errors import PartyFrozen
-from market.parties.roles import TRADERS, Caller, require, require_active
+from market.parties.roles import TRADERS, Caller, require
+from market.parties.service import PartyService
 from market.trading.deal_repository import DealRepository
 from market.trading.errors import BlockTradeNotOpen
 from market.trading.instrument_service import InstrumentService
@@ -41,8 +42,7 @@ class BlockTradeService:
         """The seller's proposal: checked against the instrument (tick, lot, ±30 % band) and
         its units escrowed at once."""
         require(caller, *TRADERS)
-        require_active(caller)
-        await self.repo.require_active(caller.party_id)
+        await PartyService(self.session).require_active(caller)
         now = utcnow()
         expires_at = data.expires_at or now + DEFAULT_LIFETIME
         if not now < expires_at <= now + MAX_LIFETIME:
@@ -110,8 +110,7 @@ class BlockTradeService:
         """The buyer accepts: one trade, settled (or `pending_approval`) in this transaction.
         A buyer without the cash gets `insufficient_funds` and the proposal stays open."""
         block = await self._open(caller, block_id, "buyer")
-        require_active(caller)
-        await self.repo.require_active(caller.party_id)
+        await PartyService(self.session).require_active(caller)
         now = utcnow()
         if now >= block.expires_at:
             raise BlockTradeNotOpen("the block trade has expired")

@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import Table, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.parties.errors import PartyFrozen
 from market.trading.models import Auction, AuctionBid, BlockTrade, Instrument, Settlement
 
 BLOCKS: Table = BlockTrade.__table__  # type: ignore[attr-defined]
@@ -52,13 +51,6 @@ class DealRepository:
         """(kind, status) of each party that exists, read in this transaction."""
         rows = await self.session.execute(text(_PARTIES), {"ids": party_ids})
         return {r.id: (r.kind, r.status) for r in rows}
-
-    async def require_active(self, party_id: str) -> None:
-        """`party_frozen` unless the party is active as this transaction reads it (a freeze
-        acknowledged by any process is seen, whatever a process's caller cache says)."""
-        found = (await self.parties([party_id])).get(party_id)
-        if found is None or found[1] != "active":
-            raise PartyFrozen("the party is frozen by a regulator")
 
     async def deliverable(self, party_id: str, product_type: str) -> list[dict[str, Any]]:
         """The party's available units of the product type per batch, oldest serials first."""

@@ -15,7 +15,8 @@ from market.kit.errors import InvalidInput
 from market.kit.ids import new_id
 from market.kit.money import format_decimal
 from market.kit.time import utcnow
-from market.parties.roles import Caller, require, require_active
+from market.parties.roles import Caller, require
+from market.parties.service import PartyService
 from market.registry.claim_service import ClaimService
 from market.valuation.errors import UnknownAsset
 from market.valuation.models import MonitoringRecord
@@ -63,7 +64,7 @@ class MonitoringService:
 
     async def record(self, caller: Caller, data: MonitoringCreate) -> MonitoringRecord:
         require(caller, "registrar", "certifier")
-        require_active(caller)
+        await PartyService(self.session).require_active(caller)
         subject = data.subject
         if subject.asset_id is not None:
             kind, name = "asset", subject.asset_id

@@ -20,7 +20,8 @@ from market.kit.errors import Forbidden, NotFound
 from market.kit.ids import new_id
 from market.kit.money import format_decimal, format_money, parse_money
 from market.kit.time import utcnow
-from market.parties.roles import Caller, require, require_active
+from market.parties.roles import Caller, require
+from market.parties.service import PartyService
 from market.registry.claim_service import ClaimService
 from market.trading.instrument_service import traded_in_year
 from market.valuation.errors import (
@@ -127,7 +128,7 @@ class ValuationService:
     async def draft_account(self, caller: Caller, data: AccountCreate) -> AccountView:
         """A certifier (the accounting agency) enters physical quantities; values follow."""
         require(caller, "certifier")
-        require_active(caller)
+        await PartyService(self.session).require_active(caller)
         methodology = await self.repo.methodology(data.methodology.code, data.methodology.version)
         if methodology is None:
             raise UnknownMethodology(
@@ -200,7 +201,7 @@ class ValuationService:
             raise NotFound("account not found")
         if account.drafter_id != caller.party_id:
             raise Forbidden("only the certifier who drafted the account publishes it")
-        require_active(caller)
+        await PartyService(self.session).require_active(caller)
         if account.status != "draft":
             raise AccountNotDraft(f"account is {account.status}, not draft")
         # One publisher per region and year at a time, in every process: the second sees the
