@@ -28,7 +28,9 @@ from market.kit.ids import new_id
 
 REGION = "330521"
 RATE = "12.34"
-BOUNDARY = json.dumps({"type": "Polygon", "coordinates": [[[0, 0], [0.001, 0], [0.001, 0.001], [0, 0]]]})
+BOUNDARY = json.dumps(
+    {"type": "Polygon", "coordinates": [[[0, 0], [0.001, 0], [0.001, 0.001], [0, 0]]]}
+)
 
 
 async def seed(database_url: str, assets: int, per_asset: int) -> None:
@@ -49,7 +51,11 @@ async def seed(database_url: str, assets: int, per_asset: int) -> None:
             rows.append((asset_id, parties[i * per_asset][0], "forest", f"林地 {i}", REGION,
                          Decimal(f"{10 + i % 90}.{i % 10000:04d}"), BOUNDARY, lon, lat, lon + 0.001,
                          lat + 0.001, "{}", "confirmed", f"BENCH-{i:06d}", now))  # fmt: skip
-            shares = [Decimal(60), Decimal(40)] if per_asset == 2 else [Decimal(100) / per_asset] * per_asset
+            shares = (
+                [Decimal(60), Decimal(40)]
+                if per_asset == 2
+                else [Decimal(100) / per_asset] * per_asset
+            )
             for k in range(per_asset):
                 rights.append((new_id("rgt"), asset_id, "ownership", parties[i * per_asset + k][0],
                                shares[k], date(2020, 1, 1), None))  # fmt: skip

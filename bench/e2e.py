@@ -1,11 +1,16 @@
-"""End-to-end: `market serve --workers 2` on PostgreSQL, 64 concurrent clients placing orders on
-4 instruments (≈50% crossing, every trade settled and certified), side by side with a baseline
-endpoint doing one INSERT per request on the same server and database. Prints one JSON object.
+"""End-to-end, one run, one JSON object: the ladder from a bare app to our writes.
 
-    uv run python bench/e2e.py [--clients 64] [--seconds 20] [--workers 2]
+1. a **bare** Litestar + asyncpg app outside the product (`bench/bare_app.py`, uvicorn with the same
+   worker count, same database): `GET /hello`, and `POST /insert` (one INSERT of the body) — the
+   reference every ratio is taken against;
+2. our app's own ping (`POST /v1/bench/ping`: our middleware, SQLAlchemy session, one INSERT);
+3. orders (`market serve --workers 2`, 4 instruments, ≈50 % crossing, every trade settled and
+   certified) at 64 and at 8 connections;
+4. 1-unit retirements by 64 holders at 64 connections (each a certified registry write).
 
-Load comes from `wrk` (Debian package `wrk`) when installed, else from an httpx client (which
-then limits the figures itself). Uses `DATABASE_URL`'s server (a fresh database is created and
+    uv run python bench/e2e.py [--clients 64] [--seconds 10] [--workers 2]
+
+Load comes from `wrk` (Debian package `wrk`): a Python client would limit the figures itself. Uses `DATABASE_URL`'s server (a fresh database is created and
 dropped) or the embedded one.
 """
 
@@ -14,47 +19,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import random
+import os
 import secrets
 import shutil
+import signal
+import socket
 import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
-from harness import TOKEN, execute, holders_with_units, machine, percentile, running_server
-
-
-async def hammer(url: str, clients: int, seconds: float, make_request: Any) -> dict[str, Any]:
-    """The fallback load generator (Python; slower than the server it measures)."""
-    latencies: list[float] = []
-    errors = 0
-    stop = time.perf_counter() + seconds
-
-    async def client(i: int) -> None:
-        nonlocal errors
-        rng = random.Random(i)
-        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
-            while time.perf_counter() < stop:
-                method, path, headers, body = make_request(i, rng)
-                t0 = time.perf_counter()
-                r = await http.request(method, path, headers=headers, json=body)
-                latencies.append(time.perf_counter() - t0)
-                errors += r.status_code >= 300
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(client(i) for i in range(clients)))
-    elapsed = time.perf_counter() - t0
-    return {
-        "tool": "httpx",
-        "requests": len(latencies),
-        "per_s": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
-        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
-        "non_2xx": errors,
-    }
-
+from harness import TOKEN, execute, holders_with_units, machine, running_server
+from sqlalchemy.engine import make_url
 
 ORDER_LUA = """
 tokens = {%(tokens)s}
@@ -89,6 +70,28 @@ PING_LUA = """
 wrk.method = "POST"
 wrk.body = "{}"
 wrk.headers["Content-Type"] = "application/json"
+"""
+
+BARE_INSERT_LUA = """
+wrk.method = "POST"
+wrk.body = '{"instrument":"B0","side":"buy","price":"50.00","quantity":1}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer bare"
+"""
+
+HELLO_LUA = ""
+
+RETIRE_LUA = """
+holders = {%(holders)s}
+local counter = 0
+function request()
+  counter = counter + 1
+  local h = holders[math.random(#holders)]
+  local body = string.format(
+    '{"batch_id":"%%s","quantity":1,"beneficiary":"bench","reason":"offset %%d"}', h[2], counter)
+  return wrk.format("POST", "/v1/retirements",
+    {["Authorization"] = "Bearer " .. h[1], ["Content-Type"] = "application/json"}, body)
+end
 """
 
 
@@ -136,10 +139,46 @@ def wrk(url: str, path: str, script: str, clients: int, seconds: float) -> dict[
     return result
 
 
+@contextmanager
+def bare_server(database_url: str, workers: int) -> Iterator[str]:
+    """The bare reference app under uvicorn, on `database_url` (its table `bare_pings`)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    dsn = make_url(database_url).render_as_string(hide_password=False)
+    env = {**os.environ, "BARE_DATABASE_URL": dsn}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(Path(__file__).parent),
+         "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"],
+        env=env, start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{url}/hello", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def ratios(result: dict[str, Any]) -> dict[str, float]:
+    """Every figure as a ratio to the bare app's one-INSERT endpoint, measured in this run."""
+    reference = result["bare_insert"]["per_s"]
+    return {name: round(result[name]["per_s"] / reference, 3)
+            for name in ("bare_hello", "our_ping", "orders_64", "orders_8", "retirements_64")
+            if name in result}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=64)
-    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--traders", type=int, default=16)
     args = parser.parse_args()
@@ -147,6 +186,8 @@ def main() -> None:
     with running_server(args.workers, {"MARKET_BENCH_ENDPOINTS": "1"}) as server:
         execute(server.database_url, "CREATE TABLE bench_pings (id BIGSERIAL PRIMARY KEY, "
                 "at TIMESTAMPTZ NOT NULL DEFAULT now())")  # fmt: skip
+        execute(server.database_url,
+                "CREATE TABLE bare_pings (id BIGSERIAL PRIMARY KEY, body JSONB NOT NULL)")  # fmt: skip
 
         async def run() -> dict[str, Any]:
             async with httpx.AsyncClient(base_url=server.url, timeout=300,
@@ -156,28 +197,25 @@ def main() -> None:
                         "symbol": symbol, "product_type": "CARBON_SINK", "reference_price": "50.00",
                         "buyer_fee_bps": 5, "seller_fee_bps": 5})).raise_for_status()  # fmt: skip
                 holders = await holders_with_units(http, args.traders, 10_000_000, "100000000.00")
+                retirers = await holders_with_units(http, args.clients, 1_000_000, None)
             tokens = [h["token"] for h in holders]
-            if shutil.which("wrk"):
-                baseline = wrk(server.url, "/v1/bench/ping", PING_LUA, args.clients, args.seconds)
-                script = ORDER_LUA % {"tokens": ", ".join(f'"{t}"' for t in tokens),
-                                      "symbols": ", ".join(f'"{s}"' for s in symbols)}  # fmt: skip
-                orders = wrk(server.url, "/v1/orders", script, args.clients, args.seconds)
-            else:
-                baseline = await hammer(server.url, args.clients, args.seconds,
-                                        lambda i, rng: ("POST", "/v1/bench/ping", {}, None))  # fmt: skip
-
-                def order(
-                    i: int, rng: random.Random
-                ) -> tuple[str, str, dict[str, str], dict[str, Any]]:
-                    buy = rng.random() < 0.5
-                    offset = rng.randint(-3, 3) * 10
-                    price = 5000 + offset if buy else 5010 - offset  # ≈50% of orders cross
-                    return ("POST", "/v1/orders", {"Authorization": f"Bearer {tokens[i % len(tokens)]}"},
-                            {"instrument": symbols[i % len(symbols)], "side": "buy" if buy else "sell",
-                             "type": "limit", "price": f"{price // 100}.{price % 100:02d}",
-                             "quantity": rng.randint(1, 10), "client_order_id": secrets.token_hex(8)})  # fmt: skip
-
-                orders = await hammer(server.url, args.clients, args.seconds, order)
+            if not shutil.which("wrk"):
+                raise SystemExit("bench/e2e.py needs wrk (apt-get install wrk)")
+            ladder: dict[str, Any] = {}
+            with bare_server(server.database_url, args.workers) as bare:
+                ladder["bare_hello"] = wrk(bare, "/hello", HELLO_LUA, args.clients, args.seconds)
+                ladder["bare_insert"] = wrk(bare, "/insert", BARE_INSERT_LUA, args.clients,
+                                            args.seconds)  # fmt: skip
+            ladder["our_ping"] = wrk(server.url, "/v1/bench/ping", PING_LUA, args.clients,
+                                     args.seconds)  # fmt: skip
+            script = ORDER_LUA % {"tokens": ", ".join(f'"{t}"' for t in tokens),
+                                  "symbols": ", ".join(f'"{s}"' for s in symbols)}  # fmt: skip
+            ladder["orders_64"] = wrk(server.url, "/v1/orders", script, args.clients, args.seconds)
+            ladder["orders_8"] = wrk(server.url, "/v1/orders", script, 8, args.seconds)
+            holders_lua = ", ".join(f'{{"{h["token"]}", "{h["batch_id"]}"}}' for h in retirers)
+            ladder["retirements_64"] = wrk(server.url, "/v1/retirements",
+                                           RETIRE_LUA % {"holders": holders_lua}, args.clients,
+                                           args.seconds)  # fmt: skip
             async with httpx.AsyncClient(base_url=server.url, timeout=600,
                                          headers={"Authorization": f"Bearer {TOKEN}"}) as http:  # fmt: skip
                 trades = 0
@@ -187,16 +225,17 @@ def main() -> None:
                     ).json()
                     trades += tape["items"][0]["seq"] if tape["items"] else 0
                 invariants = (await http.get("/v1/oversight/invariants")).json()
-            return {"baseline_insert": baseline, "orders": orders, "trades_settled_and_certified": trades,
+            return {**ladder, "trades_settled_and_certified": trades,
                     "invariants_ok": invariants["ok"]}  # fmt: skip
 
         result = asyncio.run(run())
         # Every request must have been a new order (a replayed client_order_id is cheaper).
         result["orders_recorded"] = execute(server.database_url, "SELECT count(*) FROM orders")
-    ratio = result["orders"]["per_s"] / result["baseline_insert"]["per_s"]
+        result["retirements_recorded"] = execute(server.database_url,
+                                                 "SELECT count(*) FROM retirements")  # fmt: skip
     print(json.dumps({"bench": "e2e", "clients": args.clients, "seconds": args.seconds,
                       "workers": args.workers, "instruments": 4, **result,
-                      "ratio_orders_to_baseline": round(ratio, 3), "machine": machine()}))  # fmt: skip
+                      "ratios_to_bare_insert": ratios(result), "machine": machine()}))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import platform
 import secrets
@@ -109,6 +110,9 @@ async def make_party(http: httpx.AsyncClient, kind: str) -> tuple[str, str]:
     return r.json()["party"]["id"], r.json()["api_key"]
 
 
+_plots = itertools.count()
+
+
 async def holders_with_units(
     http: httpx.AsyncClient, count: int, quantity: int, cash: str | None
 ) -> list[dict[str, Any]]:
@@ -120,7 +124,8 @@ async def holders_with_units(
     _, registrar = await make_party(http, "registrar")
     _, certifier = await make_party(http, "certifier")
     holders = []
-    for i in range(count):
+    for _ in range(count):
+        i = next(_plots)  # a fresh plot for every asset of the run: confirmed assets never overlap
         pid, token = await make_party(http, "collective")
         lon, lat = 100 + (i % 100) * 0.05, 20 + (i // 100) * 0.05
         ring = [
