@@ -31,7 +31,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 warnings.filterwarnings("ignore")
 
-from bench.harness import TOKEN, machine, make_party, running_server
+from bench.harness import TOKEN, machine, make_party, running_server  # noqa: E402
 
 KINDS = ("collective", "enterprise", "government", "registrar", "certifier", "regulator")
 
@@ -63,7 +63,7 @@ def fuzz(url: str, tokens: dict[str, str], examples: int, seed: int) -> dict[str
             samples.append(f"{check}: {case.method} {case.path} -> {response.status_code} "
                            f"{detail[:300]}")  # fmt: skip
 
-    for kind, token in tokens.items():
+    for token in tokens.values():
         headers = {"Authorization": f"Bearer {token}"}
         for operation in operations:
             allowed = UNSTATABLE.get((operation.method.upper(), operation.path), set())
@@ -73,14 +73,14 @@ def fuzz(url: str, tokens: dict[str, str], examples: int, seed: int) -> dict[str
                       suppress_health_check=list(HealthCheck))  # fmt: skip
             def check(case: Any) -> None:
                 nonlocal requests
-                response = case.call(base_url=url, headers=headers, timeout=30)
+                response = case.call(base_url=url, headers=headers, timeout=30)  # noqa: B023
                 requests += 1
                 statuses[response.status_code] += 1
                 for name, function in (("not_a_server_error", not_a_server_error),
                                        ("response_schema_conformance",
                                         response_schema_conformance)):  # fmt: skip
                     try:
-                        case.validate_response(response, checks=[function], headers=headers)
+                        case.validate_response(response, checks=[function], headers=headers)  # noqa: B023
                     except Exception as error:  # a failed check raises; record and go on
                         fail(name, case, response, str(error))
                 if response.status_code in (400, 422) and NUL_REFUSED not in response.text:
