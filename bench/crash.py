@@ -20,6 +20,7 @@ import json
 import os
 import random
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -293,7 +294,10 @@ def main() -> None:
     print(json.dumps(report, ensure_ascii=False))
     bad = [k for k in ("missing_orders", "duplicate_client_order_ids", "missing_transfers",
                        "missing_retirements", "retired_outside_acknowledged") if report[k]]  # fmt: skip
-    sys.exit(1 if bad or report["invariant_violations"] else 0)
+    if bad or report["invariant_violations"]:
+        print(f"logs and database kept in {data_dir}", file=sys.stderr)
+        sys.exit(1)
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
