@@ -35,7 +35,8 @@ from market.parties.repository import PartyRepository
 from market.parties.roles import TRADERS, Caller, require
 from market.parties.service import PartyService
 
-PAYMENT_READERS = frozenset({"regulator", "operator"})
+# API.md: recipient, payer, regulator (the operator no more reads them than ledger entries).
+PAYMENT_READERS = frozenset({"regulator"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +144,7 @@ class CompensationService:
     async def payments(
         self, caller: Caller, party_id: str | None, *, limit: int, cursor: str | None
     ) -> list[CompensationPayment]:
-        """Payments a party received or paid; regulators and the operator see every one."""
+        """Payments a party received or paid; regulators see every one."""
         if party_id is None and caller.kind not in PAYMENT_READERS:
             party_id = caller.party_id
         if party_id not in (None, caller.party_id) and caller.kind not in PAYMENT_READERS:
