@@ -15,7 +15,7 @@ from market.parties.credit_code import complete_credit_code, is_valid_credit_cod
 from market.parties.errors import InvalidCreditCode, PartyExists, PartyFrozen
 from market.parties.models import ApiKey, Party
 from market.parties.repository import ApiKeyRepository, PartyRepository
-from market.parties.roles import Caller, require, require_active
+from market.parties.roles import Caller, require
 from market.parties.schemas import PartyCreate
 
 BOOTSTRAP_OPERATOR_CODE = complete_credit_code("91110000MA0000000")
@@ -111,8 +111,8 @@ class PartyService:
 
     async def require_active(self, caller: Caller) -> None:
         """Refuse a frozen party's write (`party_frozen`), reading its status in this
-        transaction: the caller's cached status may be a second old on another worker."""
-        require_active(caller)
+        transaction: the caller's cached status may be a second old on another worker (either
+        way: a freeze or an unfreeze made there)."""
         if await self.parties.status(caller.party_id) != "active":
             raise PartyFrozen("the party is frozen by a regulator")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from market.parties import caller_cache
 from tests.api.registry_helpers import Registry
 from tests.api.test_registry_races import holding
 from tests.api.trading_helpers import Market, order_body
@@ -56,6 +57,9 @@ async def test_writes_are_refused_the_moment_another_worker_froze_the_party(
     assert (await holding(a, batch["id"]))["available"] == 100
     assert (await market.cash(a))["available"] == "100.00"
 
+    # The other way round: this process caches `frozen`, another worker unfreezes.
+    caller_cache.forget_all()
+    assert (await a.get("/v1/me")).json()["status"] == "frozen"
     await _set_status_elsewhere(engine, a.id, "active")
     moved = await a.post("/v1/transfers", json=writes["/v1/transfers"])
     assert moved.status_code == 201, moved.text
