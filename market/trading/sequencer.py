@@ -3,7 +3,8 @@
 Commands that arrive while the previous batch is committing wait in the instrument's queue and
 then run together in one transaction (under the instrument's advisory lock, so processes
 take turns), so the cost per order falls as load rises. Nothing is acknowledged before its
-batch committed. A failed batch is retried command by command; a stale optimistic read
+batch committed and the log integrator appended its certificates (a 2xx means "in the log").
+A failed batch is retried command by command; a stale optimistic read
 (`SettlementConflict`, a refused move, a CHECK) or a deadlock is retried a few times.
 """
 
@@ -16,9 +17,10 @@ import structlog
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from market.certification.service import append_pending_certificates
+from market.certification.log_integrator import IntegrationFailed, LogIntegrator
+from market.certification.service import stored_certificate_ids
 from market.db.outage import forget_connections, is_database_unavailable
-from market.kit.errors import DomainError
+from market.kit.errors import DatabaseUnavailable, DomainError
 from market.trading.books import BookRegistry
 from market.trading.order_batch import BatchCommand, ExpireDue, OrderBatch, Statics
 from market.trading.order_responses import store_order_responses
@@ -30,10 +32,14 @@ RETRIES = 4
 
 class Sequencer:
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], engine: AsyncEngine
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine,
+        integrator: LogIntegrator,
     ) -> None:
         self.session_factory = session_factory
         self.engine = engine
+        self.integrator = integrator
         self.books = BookRegistry()
         self.statics = Statics(session_factory)
         self._queues: dict[str, asyncio.Queue[tuple[BatchCommand, asyncio.Future[object]]]] = {}
@@ -85,6 +91,9 @@ class Sequencer:
     async def _run(self, symbol: str, commands: list[BatchCommand]) -> list[object]:
         try:
             return await self._transaction(symbol, commands)
+        except _CommittedNotLogged as committed:  # never retried: the batch's effect stands
+            log.warning("batch_not_yet_logged", symbol=symbol, error=repr(committed.error))
+            return [DatabaseUnavailable(NOT_YET_LOGGED) for _ in commands]
         except Exception as error:
             self.books.invalidate(symbol)
             if is_database_unavailable(error):  # answer at once: 503, nothing was changed
@@ -108,6 +117,9 @@ class Sequencer:
             await asyncio.sleep(0.005 * (attempt + 1))
             try:
                 return (await self._transaction(symbol, [command]))[0]
+            except _CommittedNotLogged as committed:
+                log.warning("batch_not_yet_logged", symbol=symbol, error=repr(committed.error))
+                return DatabaseUnavailable(NOT_YET_LOGGED)
             except Exception as again:
                 self.books.invalidate(symbol)
                 error = again
@@ -122,21 +134,39 @@ class Sequencer:
             try:
                 results = await batch.run(symbol, commands)
                 results = await store_order_responses(session, commands, results)
-                await append_pending_certificates(session)
-                await session.commit()
+                await session.commit()  # stores the batch's certificates (pre-commit step)
             except BaseException:
                 await session.rollback()
                 raise
+            certificate_ids = stored_certificate_ids(session)
         if getattr(batch, "instrument", None) is not None:
             self.books.mark_applied(symbol, batch.instrument.command_seq)
         self.batches += 1
         self.commands += len(commands)
+        try:
+            await self.integrator.integrated(certificate_ids)
+        except IntegrationFailed as error:
+            raise _CommittedNotLogged(error) from error
         return results
 
     async def expire_due(self, symbols: list[str]) -> None:
         await asyncio.gather(
             *(self.submit(s, ExpireDue()) for s in symbols), return_exceptions=True
         )
+
+
+NOT_YET_LOGGED = (
+    "the orders were committed but their certificates are not in the log yet; "
+    "retry with the same Idempotency-Key or client_order_id to get the stored response"
+)
+
+
+class _CommittedNotLogged(Exception):
+    """The batch committed; appending its certificates failed (the next integrator run will)."""
+
+    def __init__(self, error: IntegrationFailed) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _retryable(error: Exception) -> bool:
