@@ -93,8 +93,8 @@ class LogIntegrator:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._cache = _CachedTip()
-        self.runs = 0
-        self.appended = 0
+        self.runs = 0  # integrating transactions that appended something
+        self.appended = 0  # certificates appended
 
     async def start(self) -> None:
         try:
@@ -147,8 +147,9 @@ class LogIntegrator:
                     with contextlib.suppress(Exception):
                         await session.rollback()
                     raise
-            self.runs += 1
-            self.appended += len(appended)
+            if appended:
+                self.runs += 1
+                self.appended += len(appended)
             total.update(appended)
             if len(appended) < MAX_GROUP:
                 return total
