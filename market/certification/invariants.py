@@ -28,9 +28,7 @@ async def certification_checks(
     log = LogRepository(session)
     size, root = await log.state()
     stats = (await CertificateRepository(session).leaf_gaps())[0]
-    gap_free = (
-        stats["count"] == size and stats["max_index"] == size - 1 and stats["min_index"] == 0
-    )
+    gap_free = stats["count"] == size and stats["max_index"] == size - 1 and stats["min_index"] == 0
     pending, oldest = await CertificateRepository(session).pending_since()
     stale = oldest is not None and utcnow() - oldest > MAX_PENDING
     recomputed = merkle.root_from(size, await log.fetch(merkle.root_plan(size))) if size else root
