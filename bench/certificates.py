@@ -101,6 +101,7 @@ def main() -> None:
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--holders", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--samples", type=int, default=1000)
     args = parser.parse_args()
@@ -111,7 +112,7 @@ def main() -> None:
             proofs = await proof_latency(server.url, args.leaves, args.samples)
             async with httpx.AsyncClient(base_url=server.url, timeout=300,
                                          headers={"Authorization": f"Bearer {TOKEN}"}) as http:  # fmt: skip
-                holders = await holders_with_units(http, 8, 1_000_000, None)
+                holders = await holders_with_units(http, args.holders, 1_000_000, None)
                 size_before = (await http.get("/v1/log/head")).json()["tree_size"]
             if shutil.which("wrk"):
                 from e2e import wrk
@@ -142,6 +143,7 @@ def main() -> None:
 
         result = asyncio.run(run())
     print(json.dumps({"bench": "certificates", "workers": args.workers, "clients": args.clients,
+                      "holders": args.holders,
                       **result, "machine": machine()}))  # fmt: skip
 
 
