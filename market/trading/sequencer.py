@@ -3,8 +3,10 @@
 Commands that arrive while the previous batch is committing wait in the instrument's queue and
 then run together in one transaction (under the instrument's advisory lock, so processes
 take turns), so the cost per order falls as load rises. Nothing is acknowledged before its
-batch committed and the log integrator appended its certificates (a 2xx means "in the log").
-A failed batch is retried command by command; a stale optimistic read
+batch committed and the log integrator appended its certificates (a 2xx means "in the log"):
+a committed batch's answers wait for the integrator in a task of their own while the next batch
+of the instrument already runs (the log orders pending certificates itself). A failed batch is
+retried command by command; a stale optimistic read
 (`SettlementConflict`, a refused move, a CHECK) or a deadlock is retried a few times.
 """
 
@@ -44,6 +46,7 @@ class Sequencer:
         self.statics = Statics(session_factory)
         self._queues: dict[str, asyncio.Queue[tuple[BatchCommand, asyncio.Future[object]]]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._deliveries: set[asyncio.Task[None]] = set()
         self.batches = 0
         self.commands = 0
 
@@ -65,6 +68,9 @@ class Sequencer:
                 await task
         self._workers.clear()
         self._queues.clear()
+        for delivery in list(self._deliveries):  # committed: let them answer
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await delivery
 
     async def _work(
         self, symbol: str, queue: asyncio.Queue[tuple[BatchCommand, asyncio.Future[object]]]
@@ -75,25 +81,52 @@ class Sequencer:
             while len(batch) < MAX_BATCH and not queue.empty():
                 batch.append(queue.get_nowait())
             commands = [command for command, _ in batch]
+            stored: list[str] = []  # the certificates the batch's commits stored
             try:
-                results = await self._run(symbol, commands)
+                results = await self._run(symbol, commands, stored)
             except Exception as error:  # keep the worker alive; every waiter learns of it
                 log.exception("batch_failed", symbol=symbol)
                 results = [error] * len(batch)
-            for (_, future), result in zip(batch, results, strict=True):
-                if future.done():
-                    continue
-                if isinstance(result, BaseException) and not isinstance(result, DomainError):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
+            if not stored:
+                self._resolve(batch, results)
+                continue
+            delivery = asyncio.create_task(self._deliver(symbol, batch, results, stored))
+            self._deliveries.add(delivery)
+            delivery.add_done_callback(self._deliveries.discard)
 
-    async def _run(self, symbol: str, commands: list[BatchCommand]) -> list[object]:
+    async def _deliver(
+        self,
+        symbol: str,
+        batch: list[tuple[BatchCommand, asyncio.Future[object]]],
+        results: list[object],
+        stored: list[str],
+    ) -> None:
+        """Answer a committed batch once the log appended its certificates; if that fails, its
+        effect stands and every answer is a 503 (a retry gets the stored response)."""
         try:
-            return await self._transaction(symbol, commands)
-        except _CommittedNotLogged as committed:  # never retried: the batch's effect stands
-            log.warning("batch_not_yet_logged", symbol=symbol, error=repr(committed.error))
-            return [DatabaseUnavailable(NOT_YET_LOGGED) for _ in commands]
+            await self.integrator.integrated(stored)
+        except IntegrationFailed as error:
+            log.warning("batch_not_yet_logged", symbol=symbol, error=repr(error))
+            results = [DatabaseUnavailable(NOT_YET_LOGGED) for _ in batch]
+        self._resolve(batch, results)
+
+    @staticmethod
+    def _resolve(
+        batch: list[tuple[BatchCommand, asyncio.Future[object]]], results: list[object]
+    ) -> None:
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, BaseException) and not isinstance(result, DomainError):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    async def _run(
+        self, symbol: str, commands: list[BatchCommand], stored: list[str]
+    ) -> list[object]:
+        try:
+            return await self._transaction(symbol, commands, stored)
         except Exception as error:
             self.books.invalidate(symbol)
             if is_database_unavailable(error):  # answer at once: 503, nothing was changed
@@ -106,20 +139,19 @@ class Sequencer:
                 )
                 results: list[object] = []
                 for command in commands:
-                    results.extend(await self._run(symbol, [command]))
+                    results.extend(await self._run(symbol, [command], stored))
                 return results
-            return [await self._retry_single(symbol, commands[0], error)]
+            return [await self._retry_single(symbol, commands[0], error, stored)]
 
-    async def _retry_single(self, symbol: str, command: BatchCommand, error: Exception) -> object:
+    async def _retry_single(
+        self, symbol: str, command: BatchCommand, error: Exception, stored: list[str]
+    ) -> object:
         for attempt in range(RETRIES):
             if not _retryable(error) or is_database_unavailable(error):
                 break
             await asyncio.sleep(0.005 * (attempt + 1))
             try:
-                return (await self._transaction(symbol, [command]))[0]
-            except _CommittedNotLogged as committed:
-                log.warning("batch_not_yet_logged", symbol=symbol, error=repr(committed.error))
-                return DatabaseUnavailable(NOT_YET_LOGGED)
+                return (await self._transaction(symbol, [command], stored))[0]
             except Exception as again:
                 self.books.invalidate(symbol)
                 error = again
@@ -128,7 +160,9 @@ class Sequencer:
         )
         return error
 
-    async def _transaction(self, symbol: str, commands: list[BatchCommand]) -> list[object]:
+    async def _transaction(
+        self, symbol: str, commands: list[BatchCommand], stored: list[str]
+    ) -> list[object]:
         async with self.session_factory() as session:
             batch = OrderBatch(session, self.books, self.statics)
             try:
@@ -138,15 +172,11 @@ class Sequencer:
             except BaseException:
                 await session.rollback()
                 raise
-            certificate_ids = stored_certificate_ids(session)
+            stored.extend(stored_certificate_ids(session))
         if getattr(batch, "instrument", None) is not None:
             self.books.mark_applied(symbol, batch.instrument.command_seq)
         self.batches += 1
         self.commands += len(commands)
-        try:
-            await self.integrator.integrated(certificate_ids)
-        except IntegrationFailed as error:
-            raise _CommittedNotLogged(error) from error
         return results
 
     async def expire_due(self, symbols: list[str]) -> None:
@@ -159,14 +189,6 @@ NOT_YET_LOGGED = (
     "the orders were committed but their certificates are not in the log yet; "
     "retry with the same Idempotency-Key or client_order_id to get the stored response"
 )
-
-
-class _CommittedNotLogged(Exception):
-    """The batch committed; appending its certificates failed (the next integrator run will)."""
-
-    def __init__(self, error: IntegrationFailed) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 def _retryable(error: Exception) -> bool:

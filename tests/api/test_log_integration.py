@@ -266,3 +266,37 @@ async def test_certificates_stay_append_only_but_for_their_log_index(sessions: S
     await integrator.start()
     await integrator.close()
     assert await log_index(sessions, pending) is not None
+
+
+async def test_a_trade_whose_append_fails_after_the_commit_is_a_503_and_stands(
+    market: Any,
+) -> None:
+    from tests.api.trading_helpers import order_body
+
+    client = market.registry.operator.client
+    sequencer = client.app.state.sequencer
+    real: LogIntegrator = sequencer.integrator
+    symbol = (await market.instrument())["symbol"]
+    seller, _ = await market.seller(100)
+    buyer = await market.buyer("10000.00")
+    await market.order(seller, symbol, "sell", 10, "50.00")
+    body = order_body(symbol, "buy", 10, "50.00")
+    sequencer.integrator = FailingIntegrator(real)
+    try:
+        failed = await buyer.post("/v1/orders", json=body)
+    finally:
+        sequencer.integrator = real
+    assert failed.status_code == 503, failed.text
+    assert failed.json()["code"] == "database_unavailable"
+    # The trade stands (settled once); the same client_order_id gets the order as it is.
+    again = await buyer.post("/v1/orders", json=body)
+    assert again.status_code == 200, again.text
+    assert again.json()["status"] == "filled"
+    trades = (await buyer.get("/v1/trades")).json()["items"]
+    assert len(trades) == 1
+    certificate_id = trades[0]["certificate_id"]
+    for _ in range(50):  # the integrator's next sweep appends the trade's certificate
+        if (await client.get(f"/v1/certificates/{certificate_id}")).json()["log_index"] is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert await proven_at_once(client, certificate_id)
