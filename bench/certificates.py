@@ -22,7 +22,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-from harness import TOKEN, holders_with_units, machine, percentile, running_server
+from harness import TOKEN, execute, holders_with_units, machine, percentile, running_server
 
 from market.certification import merkle
 
@@ -101,20 +101,27 @@ def main() -> None:
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--holders", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--samples", type=int, default=1000)
     args = parser.parse_args()
-    with running_server(args.workers) as server:
+    with running_server(args.workers, {"MARKET_BENCH_ENDPOINTS": "1"}) as server:
+        execute(server.database_url, "CREATE TABLE bench_pings (id BIGSERIAL PRIMARY KEY, "
+                "at TIMESTAMPTZ NOT NULL DEFAULT now())")  # fmt: skip
 
         async def run() -> dict[str, Any]:
             build_s = await prefill(server.database_url, args.leaves)
             proofs = await proof_latency(server.url, args.leaves, args.samples)
             async with httpx.AsyncClient(base_url=server.url, timeout=300,
                                          headers={"Authorization": f"Bearer {TOKEN}"}) as http:  # fmt: skip
-                holders = await holders_with_units(http, 8, 1_000_000, None)
+                holders = await holders_with_units(http, args.holders, 1_000_000, None)
                 size_before = (await http.get("/v1/log/head")).json()["tree_size"]
+            baseline = None
             if shutil.which("wrk"):
-                from e2e import wrk
+                from e2e import PING_LUA, wrk
+
+                # Our app's own ping (middleware, session, one INSERT), same run, same load.
+                baseline = wrk(server.url, "/v1/bench/ping", PING_LUA, args.clients, args.seconds)
 
                 lua = RETIRE_LUA % {
                     "holders": ", ".join(f'{{"{h["token"]}", "{h["batch_id"]}"}}' for h in holders)
@@ -138,10 +145,15 @@ def main() -> None:
                 "proofs_at_leaves": args.leaves,
                 **proofs,
                 "certificates": {**issued, "appended_to_log": size_after - size_before},
+                "baseline_ping": baseline,
+                "ratio_retirements_to_ping": round(issued["per_s"] / baseline["per_s"], 3)
+                if baseline
+                else None,
             }
 
         result = asyncio.run(run())
     print(json.dumps({"bench": "certificates", "workers": args.workers, "clients": args.clients,
+                      "holders": args.holders,
                       **result, "machine": machine()}))  # fmt: skip
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from market.cash.controllers import CashController
 from market.certification.controllers import CertificateController, VerifyPageController
 from market.certification.keyring import install_keyring
+from market.certification.log_integrator import LogIntegrator
 from market.compensation.controllers import CompensationController
 from market.db.engine import create_engine, session_factory
 from market.db.migrate import current_revision, head_revision
@@ -59,6 +60,7 @@ from market.valuation.controllers import MonitoringController, ValuationControll
 
 MAX_BODY_BYTES = 1_048_576
 SEQUENCER_POOL = 4
+INTEGRATOR_POOL = 2
 GC_GEN0_THRESHOLD = 20_000
 # Every statement of an order batch is written for index access. Their plans are prepared
 # once per connection; planned while a table was still small (a new database, before
@@ -106,8 +108,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # The sequencer has its own pool: requests waiting for their batch hold request
         # connections, and must never starve the batch that would answer them.
         sequencer_engine = create_engine(database_url, SEQUENCER_POOL, SEQUENCER_SETTINGS)
+        # The log integrator has its own small pool too: writers wait for it after their
+        # commit, holding their connections no more, but it must never wait behind them.
+        integrator_engine = create_engine(database_url, INTEGRATOR_POOL)
+        integrator = app.state.integrator = LogIntegrator(
+            session_factory(integrator_engine), integrator_engine
+        )
+        await integrator.start()  # appends what a crash left pending
         sequencer = app.state.sequencer = Sequencer(
-            session_factory(sequencer_engine), sequencer_engine
+            session_factory(sequencer_engine), sequencer_engine, integrator
         )
         metrics.registry.register(SequencerCollector(app.state))
         if settings.market_tune_gc:  # `market serve` (not tests, which build many apps)
@@ -142,7 +151,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             if app.state.peers is not None:
                 await app.state.peers.close()
             await app.state.sequencer.close()
+            await integrator.close()
             await sequencer_engine.dispose()
+            await integrator_engine.dispose()
             await engine.dispose()
 
     metrics = Metrics()

@@ -33,7 +33,8 @@ class CertificateController(Controller):
     async def bundle(self, certificate_id: FromPath[str], db_session: Session) -> dict[str, Any]:
         """Everything `market verify` needs offline: certificate, signed head, proof, keys."""
         service = CertificateService(db_session)
-        certificate = await service.get(certificate_id)
+        certificate = await service.logged(certificate_id)
+        assert certificate.log_index is not None
         head = await service.head()
         proof = await service.inclusion_proof(certificate.log_index, head["tree_size"])
         return {
@@ -93,7 +94,7 @@ class VerifyPageController(Controller):
         self, certificate_id: FromPath[str], db_session: Session, request: Request[Any, Any, Any]
     ) -> str:
         service = CertificateService(db_session)
-        certificate = certificate_json(await service.get(certificate_id))
+        certificate = certificate_json(await service.logged(certificate_id))
         keys = await service.published_keys()
         result = await service.verify(certificate)
         head = await service.head()

@@ -18,3 +18,10 @@ class LogNotReady(Conflict):
 
 class KeyAlreadyRevoked(Conflict):
     code = "key_already_revoked"
+
+
+class CertificateNotYetLogged(Conflict):
+    """The certificate is stored but the log has not appended it yet (only between a write's
+    commit and its append, e.g. after a crash there; the next integrator run appends it)."""
+
+    code = "certificate_not_yet_logged"

@@ -50,6 +50,12 @@ class Certificate(SQLModel, table=True):
     """A signed fact. `canonical` holds the exact RFC 8785 bytes that were signed."""
 
     __tablename__ = "certificates"
+    __table_args__ = (
+        # The pending certificates (stored, not yet in the log), in the order the log takes them.
+        Index(
+            "ix_certificates_pending", "issued_at", "id", postgresql_where=text("log_index IS NULL")
+        ),
+    )
 
     id: str = Field(primary_key=True)
     kind: str = Field(index=True)
@@ -59,15 +65,18 @@ class Certificate(SQLModel, table=True):
     canonical: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     payload_hash: str = Field(sa_column=Column(String(64), nullable=False))
     signature: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    log_index: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+    # NULL while pending: set once, when the log integrator appends it (the trigger allows that).
+    log_index: int | None = Field(
+        default=None, sa_column=Column(BigInteger, nullable=True, unique=True)
+    )
     issued_at: datetime = Field(sa_column=timestamp())
 
 
 @dataclass(slots=True)
 class SignedCertificate:
-    """A certificate signed in this transaction, waiting to join the log at commit (a row of
-    `certificates` once appended; a plain object because building an ORM one costs more than
-    signing it)."""
+    """A certificate signed in this transaction, stored (pending, `log_index` None) by the
+    commit's pre-commit step and appended to the log by the log integrator after the commit (a
+    plain object because building an ORM one costs more than signing it)."""
 
     id: str
     kind: str
@@ -77,7 +86,7 @@ class SignedCertificate:
     canonical: bytes
     payload_hash: str
     signature: bytes
-    log_index: int
+    log_index: int | None
     issued_at: datetime
 
 

@@ -1,9 +1,8 @@
 """All SQL for signing keys, certificates and the Merkle log.
 
-Appending to the log and reading the signer's key run as raw asyncpg on the session's
-connection and transaction (`market.db.raw`, which also says how database errors are raised):
-every certificate-producing transaction takes the log's lock, so the append's round trips and
-statement building serialize the whole market.
+Storing certificates, integrating them into the log and reading the signer's key run as raw
+asyncpg on the session's connection and transaction (`market.db.raw`, which also says how
+database errors are raised): they are on every certified write's path.
 """
 
 from __future__ import annotations
@@ -70,31 +69,35 @@ _CERTIFICATE_COLUMNS = (
     "issued_at",
 )
 
-# Lock the state; if it is the expected ($1 size, $2 root), store the nodes and certificates and
-# move it to ($3, $4); else write nothing and return the state with its peaks (as `_LOCK_TIP`).
-_APPEND = f"""
-WITH state AS (
-  SELECT tree_size, root_hash FROM log_state WHERE id = 1 FOR UPDATE
-), expected AS (
-  SELECT tree_size = $1 AND root_hash = $2 AS ok FROM state
-), new_state AS (
-  UPDATE log_state SET tree_size = $3, root_hash = $4
-  WHERE id = 1 AND (SELECT ok FROM expected)
+_INSERT_PENDING = """
+INSERT INTO certificates (id, kind, subject_id, issuer_id, key_id, canonical, payload_hash,
+                          signature, log_index, issued_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                     $6::bytea[], $7::text[], $8::bytea[], $9::bigint[], $10::timestamptz[])
+"""
+
+# Every pending certificate committed so far (any process's), in the order the log takes them.
+_PENDING = """
+SELECT id, canonical FROM certificates WHERE log_index IS NULL
+ORDER BY issued_at, id LIMIT $1
+"""
+
+# Under the log's lock: store the nodes, index the certificates ($6 ids get $7 + 0, 1, …) and
+# move the state to ($1 size, $2 root). Returns how many certificates were indexed.
+_INTEGRATE = """
+WITH new_state AS (
+  UPDATE log_state SET tree_size = $1, root_hash = $2 WHERE id = 1
 ), new_nodes AS (
   INSERT INTO log_nodes (level, idx, hash)
-  SELECT * FROM unnest($5::smallint[], $6::bigint[], $7::bytea[])
-  WHERE (SELECT ok FROM expected)
-), new_certificates AS (
-  INSERT INTO certificates (id, kind, subject_id, issuer_id, key_id, canonical, payload_hash,
-                            signature, log_index, issued_at)
-  SELECT * FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
-                       $13::bytea[], $14::text[], $15::bytea[], $16::bigint[], $17::timestamptz[])
-  WHERE (SELECT ok FROM expected)
+  SELECT * FROM unnest($3::smallint[], $4::bigint[], $5::bytea[])
+), indexed AS (
+  UPDATE certificates AS c SET log_index = $7::bigint + u.n - 1
+  FROM unnest($6::text[]) WITH ORDINALITY AS u(id, n)
+  WHERE c.id = u.id AND c.log_index IS NULL
+  RETURNING 1
 )
-SELECT e.ok, s.tree_size, s.root_hash, p.levels, p.hashes
-FROM state AS s
-CROSS JOIN expected AS e
-{_PEAKS.format(condition="NOT e.ok")}"""
+SELECT count(*) FROM indexed
+"""
 
 
 def _tip(size: int, root: bytes, levels: list[int] | None, hashes: list[bytes] | None) -> Tip:
@@ -149,28 +152,50 @@ class LogRepository:
         assert row is not None  # log_state always has its one row
         return _tip(*row)
 
-    async def append(
+    async def pending(self, limit: int) -> list[tuple[str, bytes]]:
+        """(id, canonical bytes) of the oldest pending certificates (a fresh snapshot: call it
+        after `lock_tip`, so it sees what the previous holder of the lock indexed)."""
+        connection = await raw_connection(self.session)
+        return [(r[0], bytes(r[1])) for r in await connection.fetch(_PENDING, limit)]
+
+    async def integrate(
         self,
-        expected: tuple[int, bytes],
         grown: tuple[int, bytes],
         nodes: list[tuple[NodeRef, bytes]],
-        certificates: list[SignedCertificate],
-    ) -> Tip | None:
-        """Lock the log; if it is at `expected` (size, root), store `nodes` and `certificates`
-        (log indices set) and move it to `grown`, in one round trip, and return None. Otherwise
-        write nothing and return what `lock_tip` returns: the log stays locked either way."""
+        certificate_ids: list[str],
+        first_index: int,
+    ) -> int:
+        """Store `nodes`, give `certificate_ids` the indices from `first_index` on and move the
+        log to `grown` (size, root), in one round trip; how many certificates were indexed."""
         connection = await raw_connection(self.session)
-        row = await connection.fetchrow(
-            _APPEND,
-            *expected,
-            *grown,
-            [r.level for r, _ in nodes],
-            [r.index for r, _ in nodes],
-            [h for _, h in nodes],
-            *attribute_columns(certificates, _CERTIFICATE_COLUMNS),
+        return int(
+            await connection.fetchval(
+                _INTEGRATE,
+                *grown,
+                [r.level for r, _ in nodes],
+                [r.index for r, _ in nodes],
+                [h for _, h in nodes],
+                certificate_ids,
+                first_index,
+            )
         )
-        assert row is not None  # log_state always has its one row
-        return None if row[0] else _tip(*row[1:])
+
+    async def has_pending(self) -> bool:
+        connection = await raw_connection(self.session)
+        return bool(
+            await connection.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM certificates WHERE log_index IS NULL)"
+            )
+        )
+
+    async def indexed(self, certificate_ids: list[str]) -> set[str]:
+        """Those of `certificate_ids` that are in the log."""
+        connection = await raw_connection(self.session)
+        rows = await connection.fetch(
+            "SELECT id FROM certificates WHERE id = ANY($1::text[]) AND log_index IS NOT NULL",
+            certificate_ids,
+        )
+        return {r[0] for r in rows}
 
     async def state(self) -> tuple[int, bytes]:
         row = (
@@ -196,6 +221,13 @@ class CertificateRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def insert_pending(self, certificates: list[SignedCertificate]) -> None:
+        """Store signed certificates, not yet in the log (`log_index` NULL), in one statement."""
+        connection = await raw_connection(self.session)
+        await connection.execute(
+            _INSERT_PENDING, *attribute_columns(certificates, _CERTIFICATE_COLUMNS)
+        )
+
     async def add(self, certificate: Certificate) -> None:
         self.session.add(certificate)
         await self.session.flush()
@@ -205,17 +237,35 @@ class CertificateRepository:
 
     async def recent(self, limit: int) -> list[Certificate]:
         rows = await self.session.execute(
-            select(Certificate).order_by(CERTS.c.log_index.desc()).limit(limit)
+            select(Certificate)
+            .order_by(CERTS.c.log_index.desc().nulls_first(), CERTS.c.issued_at.desc())
+            .limit(limit)
         )
         return list(rows.scalars())
 
     async def leaf_gaps(self) -> list[dict[str, int]]:
-        """Log indices are 0..n-1 with no gap: compare count and max with the state."""
+        """Log indices are 0..n-1 with no gap: compare the indexed certificates' count and max
+        (and the smallest index) with the state."""
         from sqlalchemy import func
 
         row = (
             await self.session.execute(
-                select(func.count(), func.coalesce(func.max(CERTS.c.log_index), -1))
+                select(
+                    func.count(CERTS.c.log_index),
+                    func.coalesce(func.max(CERTS.c.log_index), -1),
+                    func.coalesce(func.min(CERTS.c.log_index), 0),
+                )
             )
         ).one()
-        return [{"count": int(row[0]), "max_index": int(row[1])}]
+        return [{"count": int(row[0]), "max_index": int(row[1]), "min_index": int(row[2])}]
+
+    async def pending_since(self) -> tuple[int, datetime | None]:
+        """How many certificates are pending, and the oldest one's `issued_at`."""
+        from sqlalchemy import func
+
+        row = (
+            await self.session.execute(
+                select(func.count(), func.min(CERTS.c.issued_at)).where(CERTS.c.log_index.is_(None))
+            )
+        ).one()
+        return int(row[0]), row[1]

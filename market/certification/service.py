@@ -1,9 +1,10 @@
 """Signing keys, certificate issuance and the public Merkle log.
 
-A certificate is issued in the same transaction as the fact it certifies and appended to the
-log there too. Appends lock the single `log_state` row until commit, which makes log indices
-gap-free; services issue certificates as the last step of a use case so that lock is always
-taken last (no lock cycles with holdings or orders).
+A certificate is signed and stored in the same transaction as the fact it certifies, with no
+log index yet (pending): the commit's pre-commit step (`db.unit_of_work`, registered below)
+inserts the transaction's certificates in one statement. After the commit the writer waits for
+the process's log integrator (`log_integrator.py`), which appends every pending certificate to
+the Merkle log in one short transaction of its own: no writer holds the log through its commit.
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from market.certification import merkle
-from market.certification.errors import InvalidProofRequest, KeyAlreadyRevoked, LogNotReady
+from market.certification.errors import (
+    CertificateNotYetLogged,
+    InvalidProofRequest,
+    KeyAlreadyRevoked,
+    LogNotReady,
+)
 from market.certification.keyring import keyring
 from market.certification.models import Certificate, SignedCertificate, SigningKey
 from market.certification.offline import VerificationResult, verify_certificate
@@ -36,6 +42,7 @@ from market.certification.signing import (
     sign_tree_head,
 )
 from market.db.locking import advisory_xact_lock
+from market.db.unit_of_work import PreCommitStep, register_pre_commit
 from market.kit.errors import Forbidden, NotFound
 from market.kit.ids import new_id
 from market.kit.time import isoformat, utcnow
@@ -43,7 +50,8 @@ from market.parties.roles import Caller, require
 from market.parties.service import PartyService
 
 SIGNERS = ("registrar", "certifier", "operator")
-PENDING = "pending_certificates"  # session.info key: signed, not yet in the log
+PENDING = "pending_certificates"  # session.info key: signed, not yet stored
+STORED = "stored_certificates"  # session.info key: ids stored by this transaction's commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,25 +71,31 @@ class LogTip:
         return nodes, LogTip(size, merkle.root_from(size, peaks), peaks)
 
 
-class _LastTip:
-    """The log's state as this process last extended it. An append expects the log to be there
-    still, computes everything beforehand and writes it in the round trip that takes the lock;
-    the database checks (size, root) under the lock, and the root pins the peaks (it is their
-    hash), so a stale or rolled-back guess only costs a second try, never a wrong node."""
-
-    tip: LogTip | None = None
-
-
-_last = _LastTip()
-
-
-async def append_pending_certificates(session: AsyncSession) -> None:
-    """Call right before committing a transaction that may have issued certificates."""
-    await CertificateService(session).append_pending()
-
-
 def has_pending_certificates(session: Session) -> bool:
+    """Signed in this transaction and not stored yet."""
     return bool(session.info.get(PENDING))
+
+
+async def store_pending_certificates(session: AsyncSession) -> None:
+    """The pre-commit step: store this transaction's signed certificates (pending, one
+    statement) and remember their ids for `stored_certificate_ids`."""
+    pending: list[SignedCertificate] = session.info.pop(PENDING, [])
+    if not pending:
+        return
+    await CertificateRepository(session).insert_pending(pending)
+    session.info.setdefault(STORED, []).extend(c.id for c in pending)
+
+
+def stored_certificate_ids(session: AsyncSession | Session) -> list[str]:
+    """The certificates the session's commit stored (pending): what the writer must wait for
+    the log integrator to append (`LogIntegrator.integrated`) before acknowledging."""
+    ids: list[str] = session.info.pop(STORED, [])
+    return ids
+
+
+register_pre_commit(
+    PreCommitStep("certificates", store_pending_certificates, has_pending_certificates)
+)
 
 
 def certificate_json(certificate: Certificate) -> dict[str, Any]:
@@ -193,17 +207,14 @@ class CertificateService:
     async def issue(
         self, kind: str, subject_id: str, issuer_id: str, facts: Mapping[str, Any]
     ) -> SignedCertificate:
-        """Sign `facts` as `issuer_id` and append the certificate to the log."""
+        """Sign `facts` as `issuer_id`; stored at commit, appended to the log right after."""
         return (await self.issue_many([(kind, subject_id, issuer_id, facts)]))[0]
 
     async def issue_many(
         self, items: list[tuple[str, str, str, Mapping[str, Any]]]
     ) -> list[SignedCertificate]:
-        """Sign several facts now; they join the log when the transaction commits.
-
-        The log lock serializes every certificate-producing transaction, so it is taken as
-        late as possible: `append_pending_certificates` runs right before the commit.
-        """
+        """Sign several facts now; they are stored when the transaction commits (the
+        pre-commit step) and join the log right after, through the log integrator."""
         missing = sorted({item[2] for item in items} - self._signers.keys())
         if missing:
             found = await self.keys.active_signers(missing)
@@ -230,7 +241,7 @@ class CertificateService:
                     canonical=canonical,
                     payload_hash=hashlib.sha256(canonical).hexdigest(),
                     signature=sign_bytes(private_key, canonical),
-                    log_index=-1,
+                    log_index=None,
                     issued_at=issued_at,
                 )
             )
@@ -242,46 +253,17 @@ class CertificateService:
     ) -> SignedCertificate:
         return await self.issue(kind, subject_id, await self.platform_party_id(), facts)
 
-    async def append_pending(self) -> None:
-        """Append this transaction's certificates to the log and store them (before commit).
-
-        One round trip when the log is where this process last left it (one process appends
-        everything, or the other processes have not appended since), else two or three: lock
-        and read the log's peaks, fetch a peak committed while this transaction waited for the
-        lock (if any), write.
-        """
-        pending: list[SignedCertificate] = self.session.info.pop(PENDING, [])
-        if not pending:
-            return
-        leaves = [merkle.leaf_hash(c.canonical) for c in pending]
-        tip = _last.tip or await self._tip(*await self.log.lock_tip())
-        for _ in range(2):
-            nodes, grown = tip.extend(leaves)
-            _last.tip = grown
-            for offset, certificate in enumerate(pending):
-                certificate.log_index = tip.size + offset
-            found = await self.log.append(
-                (tip.size, tip.root), (grown.size, grown.root), nodes, pending
-            )
-            if found is None:
-                return
-            tip = await self._tip(*found)
-        raise RuntimeError("the log changed while this transaction held its lock")
-
-    async def _tip(self, size: int, root: bytes, peaks: dict[merkle.NodeRef, bytes]) -> LogTip:
-        """The locked log's state, with the peaks its statement's snapshot lacked fetched."""
-        plan = merkle.root_plan(size)
-        missing = [ref for ref in plan if ref not in peaks]
-        if missing:
-            peaks.update(await self.log.fetch(missing))
-        if any(ref not in peaks for ref in plan):
-            raise RuntimeError(f"the log of size {size} lacks some of its nodes")
-        return LogTip(size, root, {ref: peaks[ref] for ref in plan})
-
     async def get(self, certificate_id: str) -> Certificate:
         certificate = await self.certificates.get(certificate_id)
         if certificate is None:
             raise NotFound("certificate not found")
+        return certificate
+
+    async def logged(self, certificate_id: str) -> Certificate:
+        """The certificate, which must be in the log already (409 while it is pending)."""
+        certificate = await self.get(certificate_id)
+        if certificate.log_index is None:
+            raise CertificateNotYetLogged("the certificate is not in the log yet; retry shortly")
         return certificate
 
     async def verify(self, certificate: Mapping[str, Any]) -> VerificationResult:

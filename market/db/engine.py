@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -10,7 +9,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session
+
+from market.db.unit_of_work import UnitOfWorkSession
 
 # While the database is away a request must fail within a few seconds, never hang: a new
 # connection gets CONNECT_TIMEOUT seconds, a request waiting for a pooled one POOL_TIMEOUT.
@@ -44,14 +44,5 @@ def create_engine(
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
-
-
-def _refuse_unlogged_certificates(session: Session) -> None:
-    from market.certification.service import has_pending_certificates
-
-    if has_pending_certificates(session):
-        raise RuntimeError("committing certificates that were never appended to the log")
-
-
-event.listen(Session, "before_commit", _refuse_unlogged_certificates)
+    """Sessions whose `commit()` runs the registered pre-commit steps (`db.unit_of_work`)."""
+    return async_sessionmaker(engine, class_=UnitOfWorkSession, expire_on_commit=False)

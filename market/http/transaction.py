@@ -29,7 +29,8 @@ from litestar.types import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from market.certification.service import append_pending_certificates
+from market.certification.log_integrator import LogIntegrator
+from market.certification.service import stored_certificate_ids
 from market.db.outage import RETRY_AFTER_SECONDS, forget_connections, is_database_unavailable
 from market.http.idempotency import (
     IdempotencyClaim,
@@ -133,6 +134,20 @@ _DATABASE_UNAVAILABLE = json.dumps(
 ).encode()
 RETRY_AFTER = [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())]
 
+# The write committed, but its certificates could not be appended to the log at once (the
+# database went away right after the commit): the effect stands, the next integrator run appends
+# them, and a retry with the same `Idempotency-Key` gets the stored response.
+_NOT_YET_LOGGED = json.dumps(
+    {
+        "type": "about:blank",
+        "title": "Service Unavailable",
+        "status": 503,
+        "detail": "the change was committed but its certificate is not in the log yet; "
+        "retry with the same Idempotency-Key to get the stored response",
+        "code": "database_unavailable",
+    }
+).encode()
+
 
 def _problem_messages(
     status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
@@ -180,15 +195,20 @@ class TransactionMiddleware:
         finally:
             _pending.reset(token)
         if pending.session is not None:
-            messages = await self._finish(pending, messages, scope["app"].state.engine)
+            state = scope["app"].state
+            messages = await self._finish(pending, messages, state.engine, state.integrator)
         for message in messages:
             await send(message)
 
     @staticmethod
     async def _finish(
-        pending: PendingWrite, messages: list[Message], engine: AsyncEngine
+        pending: PendingWrite,
+        messages: list[Message],
+        engine: AsyncEngine,
+        integrator: LogIntegrator,
     ) -> list[Message]:
-        """Commit a successful write (with its idempotency record); roll back anything else."""
+        """Commit a successful write (with its idempotency record; the commit stores its
+        certificates), then wait until the log appended them; roll back anything else."""
         session = pending.session
         assert session is not None
         start = next(m for m in messages if m["type"] == "http.response.start")
@@ -200,7 +220,6 @@ class TransactionMiddleware:
             untouched = not (session.in_transaction() or session.new or session.dirty)
             if pending.idempotency is None and untouched:
                 return messages  # nothing to commit (an order: the sequencer committed it)
-            await append_pending_certificates(session)
             if pending.idempotency is not None:
                 body = b"".join(
                     m.get("body", b"") for m in messages if m["type"] == "http.response.body"
@@ -212,7 +231,6 @@ class TransactionMiddleware:
                     await session.rollback()
                     return _problem_messages(409, _KEY_IN_USE)
             await session.commit()
-            return messages
         except Exception as error:
             with contextlib.suppress(Exception):
                 await session.rollback()
@@ -223,7 +241,14 @@ class TransactionMiddleware:
             log.exception("commit_failed")
             return _problem_messages(503, _FAILED_COMMIT)
         finally:
+            certificate_ids = stored_certificate_ids(session)
             await _close(session)
+        try:
+            await integrator.integrated(certificate_ids)
+        except Exception as error:
+            log.warning("certificates_not_yet_logged", error=repr(error))
+            return _problem_messages(503, _NOT_YET_LOGGED, RETRY_AFTER)
+        return messages
 
 
 async def _close(session: AsyncSession) -> None:

@@ -3,7 +3,10 @@
 Commands that arrive while the previous batch is committing wait in the instrument's queue and
 then run together in one transaction (under the instrument's advisory lock, so processes
 take turns), so the cost per order falls as load rises. Nothing is acknowledged before its
-batch committed. A failed batch is retried command by command; a stale optimistic read
+batch committed and the log integrator appended its certificates (a 2xx means "in the log"):
+a committed batch's answers wait for the integrator in a task of their own while the next batch
+of the instrument already runs (the log orders pending certificates itself). A failed batch is
+retried command by command; a stale optimistic read
 (`SettlementConflict`, a refused move, a CHECK) or a deadlock is retried a few times.
 """
 
@@ -16,9 +19,10 @@ import structlog
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from market.certification.service import append_pending_certificates
+from market.certification.log_integrator import IntegrationFailed, LogIntegrator
+from market.certification.service import stored_certificate_ids
 from market.db.outage import forget_connections, is_database_unavailable
-from market.kit.errors import DomainError
+from market.kit.errors import DatabaseUnavailable, DomainError
 from market.trading.books import BookRegistry
 from market.trading.order_batch import BatchCommand, ExpireDue, OrderBatch, Statics
 from market.trading.order_responses import store_order_responses
@@ -30,14 +34,19 @@ RETRIES = 4
 
 class Sequencer:
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], engine: AsyncEngine
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine,
+        integrator: LogIntegrator,
     ) -> None:
         self.session_factory = session_factory
         self.engine = engine
+        self.integrator = integrator
         self.books = BookRegistry()
         self.statics = Statics(session_factory)
         self._queues: dict[str, asyncio.Queue[tuple[BatchCommand, asyncio.Future[object]]]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._deliveries: set[asyncio.Task[None]] = set()
         self.batches = 0
         self.commands = 0
 
@@ -59,6 +68,9 @@ class Sequencer:
                 await task
         self._workers.clear()
         self._queues.clear()
+        for delivery in list(self._deliveries):  # committed: let them answer
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await delivery
 
     async def _work(
         self, symbol: str, queue: asyncio.Queue[tuple[BatchCommand, asyncio.Future[object]]]
@@ -69,22 +81,52 @@ class Sequencer:
             while len(batch) < MAX_BATCH and not queue.empty():
                 batch.append(queue.get_nowait())
             commands = [command for command, _ in batch]
+            stored: list[str] = []  # the certificates the batch's commits stored
             try:
-                results = await self._run(symbol, commands)
+                results = await self._run(symbol, commands, stored)
             except Exception as error:  # keep the worker alive; every waiter learns of it
                 log.exception("batch_failed", symbol=symbol)
                 results = [error] * len(batch)
-            for (_, future), result in zip(batch, results, strict=True):
-                if future.done():
-                    continue
-                if isinstance(result, BaseException) and not isinstance(result, DomainError):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
+            if not stored:
+                self._resolve(batch, results)
+                continue
+            delivery = asyncio.create_task(self._deliver(symbol, batch, results, stored))
+            self._deliveries.add(delivery)
+            delivery.add_done_callback(self._deliveries.discard)
 
-    async def _run(self, symbol: str, commands: list[BatchCommand]) -> list[object]:
+    async def _deliver(
+        self,
+        symbol: str,
+        batch: list[tuple[BatchCommand, asyncio.Future[object]]],
+        results: list[object],
+        stored: list[str],
+    ) -> None:
+        """Answer a committed batch once the log appended its certificates; if that fails, its
+        effect stands and every answer is a 503 (a retry gets the stored response)."""
         try:
-            return await self._transaction(symbol, commands)
+            await self.integrator.integrated(stored)
+        except IntegrationFailed as error:
+            log.warning("batch_not_yet_logged", symbol=symbol, error=repr(error))
+            results = [DatabaseUnavailable(NOT_YET_LOGGED) for _ in batch]
+        self._resolve(batch, results)
+
+    @staticmethod
+    def _resolve(
+        batch: list[tuple[BatchCommand, asyncio.Future[object]]], results: list[object]
+    ) -> None:
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, BaseException) and not isinstance(result, DomainError):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    async def _run(
+        self, symbol: str, commands: list[BatchCommand], stored: list[str]
+    ) -> list[object]:
+        try:
+            return await self._transaction(symbol, commands, stored)
         except Exception as error:
             self.books.invalidate(symbol)
             if is_database_unavailable(error):  # answer at once: 503, nothing was changed
@@ -97,17 +139,19 @@ class Sequencer:
                 )
                 results: list[object] = []
                 for command in commands:
-                    results.extend(await self._run(symbol, [command]))
+                    results.extend(await self._run(symbol, [command], stored))
                 return results
-            return [await self._retry_single(symbol, commands[0], error)]
+            return [await self._retry_single(symbol, commands[0], error, stored)]
 
-    async def _retry_single(self, symbol: str, command: BatchCommand, error: Exception) -> object:
+    async def _retry_single(
+        self, symbol: str, command: BatchCommand, error: Exception, stored: list[str]
+    ) -> object:
         for attempt in range(RETRIES):
             if not _retryable(error) or is_database_unavailable(error):
                 break
             await asyncio.sleep(0.005 * (attempt + 1))
             try:
-                return (await self._transaction(symbol, [command]))[0]
+                return (await self._transaction(symbol, [command], stored))[0]
             except Exception as again:
                 self.books.invalidate(symbol)
                 error = again
@@ -116,17 +160,19 @@ class Sequencer:
         )
         return error
 
-    async def _transaction(self, symbol: str, commands: list[BatchCommand]) -> list[object]:
+    async def _transaction(
+        self, symbol: str, commands: list[BatchCommand], stored: list[str]
+    ) -> list[object]:
         async with self.session_factory() as session:
             batch = OrderBatch(session, self.books, self.statics)
             try:
                 results = await batch.run(symbol, commands)
                 results = await store_order_responses(session, commands, results)
-                await append_pending_certificates(session)
-                await session.commit()
+                await session.commit()  # stores the batch's certificates (pre-commit step)
             except BaseException:
                 await session.rollback()
                 raise
+            stored.extend(stored_certificate_ids(session))
         if getattr(batch, "instrument", None) is not None:
             self.books.mark_applied(symbol, batch.instrument.command_seq)
         self.batches += 1
@@ -137,6 +183,12 @@ class Sequencer:
         await asyncio.gather(
             *(self.submit(s, ExpireDue()) for s in symbols), return_exceptions=True
         )
+
+
+NOT_YET_LOGGED = (
+    "the orders were committed but their certificates are not in the log yet; "
+    "retry with the same Idempotency-Key or client_order_id to get the stored response"
+)
 
 
 def _retryable(error: Exception) -> bool:
