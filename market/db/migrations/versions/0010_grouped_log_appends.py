@@ -1,7 +1,7 @@
 """grouped log appends
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-01 15:30:00.000000
 
 A certificate is stored by its writer's transaction with `log_index` NULL (pending) and given its
@@ -24,7 +24,7 @@ from market.db.history import (
 )
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
