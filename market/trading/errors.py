@@ -27,10 +27,6 @@ class ExpiryPassed(Conflict):
     code = "expires_at_passed"
 
 
-class SettlementConflict(Exception):
-    """A batch's optimistic reads went stale (a CHECK refused the apply): retry it alone."""
-
-
 # Block trades and auctions: refusals are 409s with the codes API.md lists for orders.
 class PriceOutOfBand(Conflict):
     code = "price_out_of_band"

@@ -7,7 +7,7 @@ batch committed and the log integrator appended its certificates (a 2xx means "i
 a committed batch's answers wait for the integrator in a task of their own while the next batch
 of the instrument already runs (the log orders pending certificates itself). A failed batch is
 retried command by command; a stale optimistic read
-(`SettlementConflict`, a refused move, a CHECK) or a deadlock is retried a few times.
+(a refused move, a CHECK, a deadlock: a database error) is retried a few times.
 """
 
 from __future__ import annotations
@@ -193,8 +193,7 @@ NOT_YET_LOGGED = (
 
 def _retryable(error: Exception) -> bool:
     from market.registry.errors import InsufficientUnits
-    from market.trading.errors import SettlementConflict
 
-    if isinstance(error, SettlementConflict | InsufficientUnits | DBAPIError):
+    if isinstance(error, InsufficientUnits | DBAPIError):
         return True
     return isinstance(error, DomainError) and error.code == "insufficient_funds"
