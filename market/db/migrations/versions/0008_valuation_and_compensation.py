@@ -17,21 +17,6 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 from market.db.history import drop_append_only, make_append_only
-from market.registry.claims_sql import (
-    CREATE_CLAIM_GUARD,
-    CREATE_CLAIM_TRIGGER,
-    DROP_CLAIM_GUARD,
-    DROP_CLAIM_TRIGGER,
-)
-from market.valuation.seed import (
-    DEFAULT_CODE,
-    DEFAULT_METHODOLOGY_ID,
-    DEFAULT_NAME,
-    DEFAULT_VERSION,
-    ILLUSTRATIVE,
-    INDICATORS,
-    PRODUCT_TYPE_SERVICES,
-)
 
 HISTORY_TABLES = (
     "asset_claims",
@@ -47,6 +32,42 @@ revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# Frozen at this revision (a migration never changes with the code after it): the double-claim
+# guard of `market.registry.claims_sql` and the seeded methodology of `market.valuation.seed`
+# as they were when 0008 was written.
+CREATE_CLAIM_GUARD = "\nCREATE OR REPLACE FUNCTION refuse_double_claim() RETURNS trigger\nLANGUAGE plpgsql SET enable_seqscan = off AS $$\nDECLARE\n    earlier asset_claims%ROWTYPE;\nBEGIN\n    PERFORM pg_advisory_xact_lock(\n        73110, hashtext(NEW.asset_id || ':' || NEW.service));\n    SELECT * INTO earlier FROM asset_claims c\n    WHERE c.asset_id = NEW.asset_id AND c.service = NEW.service\n      AND c.period_start <= NEW.period_end AND c.period_end >= NEW.period_start\n    LIMIT 1;\n    IF FOUND THEN\n        RAISE EXCEPTION 'double_claim %', json_build_object(\n            'asset_id', earlier.asset_id, 'service', earlier.service,\n            'period_start', earlier.period_start, 'period_end', earlier.period_end,\n            'source', earlier.source, 'source_id', earlier.source_id)::text\n            USING ERRCODE = 'exclusion_violation';\n    END IF;\n    RETURN NEW;\nEND;\n$$\n"
+CREATE_CLAIM_TRIGGER = "CREATE TRIGGER asset_claims_exclusive BEFORE INSERT ON asset_claims FOR EACH ROW EXECUTE FUNCTION refuse_double_claim()"
+DROP_CLAIM_TRIGGER = "DROP TRIGGER IF EXISTS asset_claims_exclusive ON asset_claims"
+DROP_CLAIM_GUARD = "DROP FUNCTION IF EXISTS refuse_double_claim()"
+DEFAULT_METHODOLOGY_ID = "gepm_default_v1"
+DEFAULT_CODE = "CN-GEP"
+DEFAULT_VERSION = "2022-illustrative"
+DEFAULT_NAME = "生态产品总值核算规范（试行） main lines, illustrative prices"
+ILLUSTRATIVE = "illustrative price, not an official figure"
+INDICATORS = (
+    ("agricultural_products", "农业产品 crop products", "provisioning", "t", 300000, None, None),
+    ("forest_products", "林业产品 forest products", "provisioning", "m3", 80000, None, None),
+    ("water_supply", "水资源 water supply", "provisioning", "m3", 250, None, None),
+    ("water_conservation", "水源涵养 water conservation", "regulating", "m3", 611, None, None),
+    ("soil_retention", "土壤保持 soil retention", "regulating", "t", 1250, None, None),
+    ("flood_regulation", "洪水调蓄 flood regulation", "regulating", "m3", 611, None, None),
+    ("carbon_fixation", "固碳 carbon fixation", "regulating", "tCO2e", None, "CCER", 5000),
+    ("oxygen_release", "释氧 oxygen release", "regulating", "t", 100000, None, None),
+    ("air_purification", "空气净化 air purification", "regulating", "t", 120000, None, None),
+    ("water_purification", "水质净化 water purification", "regulating", "t", 140000, None, None),
+    ("climate_regulation", "气候调节 climate regulation", "regulating", "kWh", 60, None, None),
+    ("recreation", "休闲旅游 recreation and tourism", "cultural", "visit", 15000, None, None),
+    ("landscape_value", "景观价值 landscape value", "cultural", "ha", 500000, None, None),
+)
+PRODUCT_TYPE_SERVICES = {
+    "BRAND_PRODUCT": "agricultural_products",
+    "CARBON_SINK": "carbon_fixation",
+    "EMISSION_RIGHT": "water_purification",
+    "ENERGY_RIGHT": None,
+    "GREEN_CERT": None,
+    "WATER_RIGHT": "water_supply",
+}
 
 
 def upgrade() -> None:
