@@ -69,8 +69,8 @@ WHERE (t.status = 'completed' AND c.id IS NULL)
 LIMIT 20
 """
 
-# 11. Claims exclusive: no two batches claim the same asset's service (one product type) for
-# overlapping periods.
+# 11 (and no double issuance): no two batches of one product type on the same asset for
+# overlapping periods (the claims ledger's own check is `compensation`'s `claims_exclusive`).
 OVERLAPPING_CLAIMS = """
 SELECT a.asset_id, a.product_type, a.batch_id, b.batch_id AS other_batch_id
 FROM batch_asset_periods a JOIN batch_asset_periods b

@@ -19,7 +19,9 @@ from market.trading.invariants import trading_checks
 
 async def oversight_checks(session: AsyncSession, with_trigger: set[str]) -> list[Check]:
     """DOMAIN.md 9 (idempotent) and 10 (durable) as far as the data can show them, 11 (claims
-    exclusive) for the claims that exist (batches), and alerts' history append-only (8)."""
+    exclusive) as far as batches go (no two batches of a product type on one asset's period;
+    the claims ledger itself is checked by the compensation context), and alerts' history
+    append-only (8)."""
     repo = OversightInvariantRepository(session)
     missing = sorted(set(APPEND_ONLY_TABLES) - with_trigger)
     return [
@@ -33,7 +35,7 @@ async def oversight_checks(session: AsyncSession, with_trigger: set[str]) -> lis
         check_from_rows("order_rows_complete", await repo.rows(sql.ORDER_ROWS_COMPLETE)),
         check_from_rows("order_events_belong", await repo.rows(sql.ORPHAN_ORDER_EVENTS)),
         check_from_rows("transfer_rows_complete", await repo.rows(sql.TRANSFER_ROWS_COMPLETE)),
-        check_from_rows("claims_exclusive", await repo.rows(sql.OVERLAPPING_CLAIMS)),
+        check_from_rows("no_double_issuance", await repo.rows(sql.OVERLAPPING_CLAIMS)),
         Check(
             name="alerts_append_only",
             ok=not missing,
