@@ -14,7 +14,8 @@ from market.oversight.errors import AlertAlreadyReviewed, InvalidPeriod
 from market.oversight.models import Alert, AlertReview
 from market.oversight.repository import OversightRepository
 from market.oversight.schemas import AlertOut, TrailItem, TrailOut
-from market.parties.roles import Caller, require, require_active
+from market.parties.roles import Caller, require
+from market.parties.service import PartyService
 from market.trading.models import Order
 from market.trading.order_service import OrderQueries
 
@@ -55,6 +56,7 @@ def check_period(since: datetime | None, until: datetime | None) -> None:
 class AlertService:
     def __init__(self, session: AsyncSession) -> None:
         self.repo = OversightRepository(session)
+        self.parties = PartyService(session)
 
     async def list(
         self, caller: Caller, kind: str | None, status: str | None, limit: int, cursor: str | None
@@ -73,7 +75,7 @@ class AlertService:
     async def review(self, caller: Caller, alert_id: str, note: str) -> AlertOut:
         """Mark an alert reviewed with a note: a second, append-only row; once per alert."""
         require(caller, "regulator")
-        require_active(caller)
+        await self.parties.require_active(caller)
         found = await self.repo.alert(alert_id)
         if found is None:
             raise NotFound("alert not found")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from market.kit.errors import Forbidden
-from market.parties.errors import PartyFrozen
 
 OVERSEERS = frozenset({"operator", "regulator"})
 TRADERS = frozenset({"collective", "enterprise", "government"})
@@ -27,9 +26,3 @@ def require(caller: Caller, *kinds: str) -> None:
     """403 unless the caller's party kind is one of `kinds`."""
     if caller.kind not in kinds:
         raise Forbidden(f"a {caller.kind} may not do this")
-
-
-def require_active(caller: Caller) -> None:
-    """Frozen parties cannot trade, transfer, retire or withdraw; reads still work."""
-    if caller.status != "active":
-        raise PartyFrozen("the party is frozen by a regulator")

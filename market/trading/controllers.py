@@ -21,7 +21,6 @@ from market.trading.order_service import (
     cancel_order,
     place_order,
     placed_out,
-    placed_status,
 )
 from market.trading.repository import TradingRepository
 from market.trading.schemas import (
@@ -138,7 +137,7 @@ class OrderController(Controller):
             )
             return rendered
         body = await placed_out(placed, state.session_factory)
-        return Response(body, status_code=placed_status(placed))
+        return Response(body, status_code=placed.status_code)
 
     @get("/orders/{order_id:str}")
     async def get_order(

@@ -93,6 +93,11 @@ class Placed:
     replayed: bool
     fills: list[dict[str, Any]] | None = None  # known for a new order; read for a replay
 
+    @property
+    def status_code(self) -> int:
+        """201 for a new order, 200 for a repeated `client_order_id`."""
+        return 200 if self.replayed else 201
+
 
 @dataclass(slots=True)
 class CashOp:

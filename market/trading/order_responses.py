@@ -26,29 +26,24 @@ async def store_order_responses(
 ) -> list[object]:
     """`results` with each keyed order's `Placed` replaced by its stored first response (or a
     `DomainError`), the new ones stored in `session`'s transaction."""
-    keyed = [
-        (i, c.idempotency)
-        for i, c in enumerate(commands)
-        if isinstance(c, PlaceOrder) and c.idempotency is not None
-        and isinstance(results[i], Placed)
-    ]  # fmt: skip
+    keyed: list[tuple[int, IdempotencyClaim, Placed]] = []
+    for index, (command, result) in enumerate(zip(commands, results, strict=True)):
+        if isinstance(command, PlaceOrder) and command.idempotency and isinstance(result, Placed):
+            keyed.append((index, command.idempotency, result))
     if not keyed:
         return results
     repository = IdempotencyRepository(session)
-    known = await repository.fetch(sorted({claim.scope for _, claim in keyed}))
-    unread = [r.order.id for i, _ in keyed if (r := results[i]) and isinstance(r, Placed)
-              and r.fills is None]  # fmt: skip
+    known = await repository.fetch(sorted({claim.scope for _, claim, _ in keyed}))
+    unread = [placed.order.id for _, _, placed in keyed if placed.fills is None]
     read = await TradingRepository(session).fills_of(unread) if unread else {}
     answered = list(results)
     new: list[tuple[IdempotencyClaim, StoredResponse]] = []
-    for index, claim in keyed:
+    for index, claim, placed in keyed:
         stored = known.get(claim.scope)
         if stored is None:
-            placed = results[index]
-            assert isinstance(placed, Placed)
             fills = placed.fills if placed.fills is not None else read[placed.order.id]
             body = order_out(placed.order, fills).model_dump_json().encode()
-            response = StoredResponse(200 if placed.replayed else 201, body)
+            response = StoredResponse(placed.status_code, body)
             known[claim.scope] = (claim.request_hash, response)
             new.append((claim, response))
             answered[index] = response
@@ -57,5 +52,6 @@ async def store_order_responses(
             answered[index] = replay_or_refuse(claim, stored)
         except DomainError as error:
             answered[index] = error
-    await repository.store(new, utcnow())
+    if new:
+        await repository.store(new, utcnow())
     return answered

@@ -77,11 +77,6 @@ async def _place_here(
     return result
 
 
-def placed_status(placed: Placed) -> int:
-    """201 for a new order, 200 for a repeated `client_order_id`."""
-    return 200 if placed.replayed else 201
-
-
 async def placed_out(
     placed: Placed, sessions: Callable[[], AbstractAsyncContextManager[AsyncSession]]
 ) -> OrderOut:
@@ -115,7 +110,7 @@ async def answer_peer(
     if isinstance(placed, StoredResponse):
         return {"order": placed.body.decode(), "status": placed.status_code}
     body = await placed_out(placed, sessions)
-    return {"order": body.model_dump_json(), "status": placed_status(placed)}
+    return {"order": body.model_dump_json(), "status": placed.status_code}
 
 
 async def cancel_order(
