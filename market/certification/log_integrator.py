@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from market.certification import merkle
 from market.certification.repository import LogRepository
 from market.certification.service import LogTip
-from market.db.outage import forget_connections, is_database_unavailable
+from market.db.outage import handled_as_unavailable
 
 log = structlog.get_logger()
 MAX_GROUP = 20_000  # certificates per integrating transaction
@@ -181,11 +181,7 @@ class LogIntegrator:
                 if wanted:  # appended by another process's integrator
                     done |= await self._indexed(wanted)
             except Exception as error:  # every waiter learns of it; the sweep tries again
-                if is_database_unavailable(error):
-                    log.warning("log_integration_unavailable", error=repr(error))
-                    if self.engine is not None:
-                        forget_connections(self.engine)
-                else:
+                if not handled_as_unavailable(error, self.engine, where="log_integration"):
                     log.exception("log_integration_failed")
                 failure = IntegrationFailed(f"the log could not append now: {error!r}")
                 for waiter in waiters:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import asyncpg
+import structlog
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -48,7 +49,21 @@ def _unavailable(error: BaseException) -> bool:
     return isinstance(sqlstate, str) and sqlstate.startswith(_SQLSTATE_PREFIXES)
 
 
+log = structlog.get_logger()
 _forgotten_at: dict[int, float] = {}
+
+
+def handled_as_unavailable(
+    error: BaseException, engine: AsyncEngine | None, **context: str
+) -> bool:
+    """If `error` says the database is away: log it (no traceback), drop `engine`'s pool, and
+    return True so the caller answers 503; else False (the caller handles the error)."""
+    if not is_database_unavailable(error):
+        return False
+    log.warning("database_unavailable", error=repr(error), **context)
+    if engine is not None:
+        forget_connections(engine)
+    return True
 
 
 def forget_connections(engine: AsyncEngine) -> None:

@@ -9,7 +9,7 @@ import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from market.db.outage import RETRY_AFTER_SECONDS, forget_connections, is_database_unavailable
+from market.db.outage import RETRY_AFTER_SECONDS, handled_as_unavailable
 from market.http.idempotency import IdempotentReplay
 from market.kit.errors import DatabaseUnavailable, DomainError, status_for
 
@@ -81,9 +81,7 @@ def on_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response
 
 
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    if is_database_unavailable(exc):
-        log.warning("database_unavailable", error=repr(exc))
-        forget_connections(request.app.state.engine)
+    if handled_as_unavailable(exc, request.app.state.engine):
         return on_domain_error(request, DatabaseUnavailable("the database cannot be reached"))
     log.exception("unhandled_error", error=repr(exc))
     return problem(500, "internal_error", "an unexpected error occurred; nothing was changed")

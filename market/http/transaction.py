@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from market.certification.log_integrator import LogIntegrator
 from market.certification.service import stored_certificate_ids
-from market.db.outage import RETRY_AFTER_SECONDS, forget_connections, is_database_unavailable
+from market.db.outage import RETRY_AFTER_SECONDS, handled_as_unavailable
 from market.http.idempotency import (
     IdempotencyClaim,
     IdempotencyKeyInUse,
@@ -234,9 +234,7 @@ class TransactionMiddleware:
         except Exception as error:
             with contextlib.suppress(Exception):
                 await session.rollback()
-            if is_database_unavailable(error):
-                log.warning("database_unavailable", error=repr(error))
-                forget_connections(engine)
+            if handled_as_unavailable(error, engine):
                 return _problem_messages(503, _DATABASE_UNAVAILABLE, RETRY_AFTER)
             log.exception("commit_failed")
             return _problem_messages(503, _FAILED_COMMIT)

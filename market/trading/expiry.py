@@ -13,7 +13,7 @@ import contextlib
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from market.db.outage import is_database_unavailable
+from market.db.outage import handled_as_unavailable
 from market.kit.time import utcnow
 from market.trading.repository import instruments_with_due_orders
 from market.trading.sequencer import Sequencer
@@ -33,9 +33,7 @@ async def expire_forever(
             if symbols:
                 await sequencer.expire_due(symbols)
         except Exception as error:  # the next tick tries again
-            if is_database_unavailable(error):
-                log.warning("expiry_tick_skipped", error=repr(error))
-            else:
+            if not handled_as_unavailable(error, None, where="expiry"):
                 log.exception("expiry_tick_failed")
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from market.certification.log_integrator import IntegrationFailed, LogIntegrator
 from market.certification.service import stored_certificate_ids
-from market.db.outage import forget_connections, is_database_unavailable
+from market.db.outage import handled_as_unavailable, is_database_unavailable
 from market.kit.errors import DatabaseUnavailable, DomainError
 from market.trading.books import BookRegistry
 from market.trading.order_batch import BatchCommand, ExpireDue, OrderBatch, Statics
@@ -129,10 +129,8 @@ class Sequencer:
             return await self._transaction(symbol, commands, stored)
         except Exception as error:
             self.books.invalidate(symbol)
-            if is_database_unavailable(error):  # answer at once: 503, nothing was changed
-                log.warning("database_unavailable", symbol=symbol, error=repr(error))
-                forget_connections(self.engine)
-                return [error] * len(commands)
+            if handled_as_unavailable(error, self.engine, symbol=symbol):
+                return [error] * len(commands)  # answer at once: 503, nothing was changed
             if len(commands) > 1:
                 log.warning(
                     "batch_retried_singly", symbol=symbol, size=len(commands), error=repr(error)
