@@ -12,6 +12,7 @@ import contextlib
 import json
 from contextvars import ContextVar
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import structlog
@@ -101,63 +102,21 @@ async def provide_db_session(request: Request[Any, Any, Any], state: State) -> A
     return session
 
 
-_FAILED_COMMIT = json.dumps(
-    {
-        "type": "about:blank",
-        "title": "Service Unavailable",
-        "status": 503,
-        "detail": "the transaction could not be committed; nothing was changed, retry",
-        "code": "commit_failed",
-    }
-).encode()
-
-
-_KEY_IN_USE = json.dumps(
-    {
-        "type": "about:blank",
-        "title": "Conflict",
-        "status": 409,
-        "detail": "a request with this Idempotency-Key is still running",
-        "code": "idempotency_key_in_use",
-    }
-).encode()
-
-
-_DATABASE_UNAVAILABLE = json.dumps(
-    {
-        "type": "about:blank",
-        "title": "Service Unavailable",
-        "status": 503,
-        "detail": "the database cannot be reached; nothing was changed, retry",
-        "code": "database_unavailable",
-    }
-).encode()
-RETRY_AFTER = [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())]
-
-# The write committed, but its certificates could not be appended to the log at once (the
-# database went away right after the commit): the effect stands, the next integrator run appends
-# them, and a retry with the same `Idempotency-Key` gets the stored response.
-_NOT_YET_LOGGED = json.dumps(
-    {
-        "type": "about:blank",
-        "title": "Service Unavailable",
-        "status": 503,
-        "detail": "the change was committed but its certificate is not in the log yet; "
-        "retry with the same Idempotency-Key to get the stored response",
-        "code": "database_unavailable",
-    }
-).encode()
-
-
 def _problem_messages(
-    status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+    status: int, code: str, detail: str, *, retry_after: bool = False
 ) -> list[Message]:
-    start: HTTPResponseStartEvent = {
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/problem+json"), *(headers or [])],
-    }
-    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    """A problem-details answer as ASGI messages (sent after Litestar has finished: the commit
+    is this middleware's)."""
+    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status,
+            "detail": detail, "code": code}  # fmt: skip
+    headers = [(b"content-type", b"application/problem+json")]
+    if retry_after:
+        headers.append((b"retry-after", str(RETRY_AFTER_SECONDS).encode()))
+    start: HTTPResponseStartEvent = {"type": "http.response.start", "status": status,
+                                     "headers": headers}  # fmt: skip
+    end: HTTPResponseBodyEvent = {
+        "type": "http.response.body", "body": json.dumps(body).encode(), "more_body": False
+    }  # fmt: skip
     return [start, end]
 
 
@@ -229,15 +188,28 @@ class TransactionMiddleware:
                 )
                 if not stored:  # cannot happen while the key's lock is held; never a 5xx
                     await session.rollback()
-                    return _problem_messages(409, _KEY_IN_USE)
+                    return _problem_messages(
+                        409,
+                        "idempotency_key_in_use",
+                        "a request with this Idempotency-Key is still running",
+                    )
             await session.commit()
         except Exception as error:
             with contextlib.suppress(Exception):
                 await session.rollback()
             if handled_as_unavailable(error, engine):
-                return _problem_messages(503, _DATABASE_UNAVAILABLE, RETRY_AFTER)
+                return _problem_messages(
+                    503,
+                    "database_unavailable",
+                    "the database cannot be reached; nothing was changed, retry",
+                    retry_after=True,
+                )
             log.exception("commit_failed")
-            return _problem_messages(503, _FAILED_COMMIT)
+            return _problem_messages(
+                503,
+                "commit_failed",
+                "the transaction could not be committed; nothing was changed, retry",
+            )
         finally:
             certificate_ids = stored_certificate_ids(session)
             await _close(session)
@@ -245,7 +217,16 @@ class TransactionMiddleware:
             await integrator.integrated(certificate_ids)
         except Exception as error:
             log.warning("certificates_not_yet_logged", error=repr(error))
-            return _problem_messages(503, _NOT_YET_LOGGED, RETRY_AFTER)
+            # The write committed, but its certificates could not be appended to the log at once:
+            # the effect stands, the next integrator run appends them, and a retry with the same
+            # Idempotency-Key gets the stored response.
+            return _problem_messages(
+                503,
+                "database_unavailable",
+                "the change was committed but its certificate is not in the log yet; "
+                "retry with the same Idempotency-Key to get the stored response",
+                retry_after=True,
+            )
         return messages
 
 
