@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from market.kit import background
 from market.kit.ids import new_id
 from market.kit.invariants import InvariantReport
 from market.kit.time import isoformat, utcnow
@@ -102,17 +102,10 @@ async def watch_forever(
             log.exception("invariant_watch_failed")
 
 
-@contextlib.asynccontextmanager
-async def running(
+def running(
     engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession], interval_s: float
-) -> AsyncIterator[None]:
-    if interval_s <= 0:
-        yield
-        return
-    task = asyncio.create_task(watch_forever(engine, session_factory, interval_s))
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+) -> contextlib.AbstractAsyncContextManager[None]:
+    """The loop while the app runs (nothing when `interval_s` is 0)."""
+    return background.running(
+        *([watch_forever(engine, session_factory, interval_s)] if interval_s > 0 else [])
+    )

@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from market.kit import background
 from market.kit.ids import new_id
 from market.kit.money import format_money
 from market.kit.time import isoformat, utcnow
@@ -263,17 +263,10 @@ async def watch_forever(
             log.exception("surveillance_pass_failed")
 
 
-@contextlib.asynccontextmanager
-async def running(
+def running(
     session_factory: async_sessionmaker[AsyncSession], interval_s: float = INTERVAL_S
-) -> AsyncIterator[None]:
-    if interval_s <= 0:
-        yield
-        return
-    task = asyncio.create_task(watch_forever(session_factory, interval_s))
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+) -> contextlib.AbstractAsyncContextManager[None]:
+    """The loop while the app runs (nothing when `interval_s` is 0)."""
+    return background.running(
+        *([watch_forever(session_factory, interval_s)] if interval_s > 0 else [])
+    )

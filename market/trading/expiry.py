@@ -14,6 +14,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.db.outage import handled_as_unavailable
+from market.kit import background
 from market.kit.time import utcnow
 from market.trading.repository import instruments_with_due_orders
 from market.trading.sequencer import Sequencer
@@ -57,18 +58,10 @@ async def expire_block_trades_forever(session_factory: async_sessionmaker[AsyncS
             log.exception("block_trade_expiry_failed")
 
 
-@contextlib.asynccontextmanager
-async def running(sequencer: Sequencer, session_factory: async_sessionmaker[AsyncSession]):  # type: ignore[no-untyped-def]
+def running(
+    sequencer: Sequencer, session_factory: async_sessionmaker[AsyncSession]
+) -> contextlib.AbstractAsyncContextManager[None]:
     """GTD expiry and block trade expiry, each on its own timer, while the app runs."""
-    tasks = [
-        asyncio.create_task(expire_forever(sequencer, session_factory)),
-        asyncio.create_task(expire_block_trades_forever(session_factory)),
-    ]
-    try:
-        yield tasks[0]
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    return background.running(
+        expire_forever(sequencer, session_factory), expire_block_trades_forever(session_factory)
+    )
