@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import platform
@@ -39,8 +40,9 @@ def credit_code() -> str:
     return complete_credit_code("91110105" + "".join(secrets.choice(alphabet) for _ in range(9)))
 
 
-def execute(url: str, sql: str) -> Any:
-    """Run one statement (autocommit); returns the first column of its first row, if any."""
+def execute(url: str, sql: str, *, all_rows: bool = False) -> Any:
+    """Run one statement (autocommit); returns the first column of its first row, if any (or
+    every row as tuples, with `all_rows`)."""
 
     async def run() -> Any:
         from sqlalchemy.ext.asyncio import create_async_engine
@@ -48,7 +50,10 @@ def execute(url: str, sql: str) -> Any:
         engine = create_async_engine(async_url(url), isolation_level="AUTOCOMMIT")
         async with engine.connect() as connection:
             result = await connection.exec_driver_sql(sql)
-            value = result.scalar() if result.returns_rows else None
+            if all_rows:
+                value = [tuple(row) for row in result]
+            else:
+                value = result.scalar() if result.returns_rows else None
         await engine.dispose()
         return value
 
@@ -60,6 +65,7 @@ class Running:
     url: str
     database_url: str
     data_dir: Path
+    pid: int  # `market serve`'s process (the leader of its process group)
 
 
 @contextmanager
@@ -96,9 +102,10 @@ def running_server(workers: int, extra_env: dict[str, str] | None = None) -> Ite
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        yield Running(url, db_url, data_dir)
+        yield Running(url, db_url, data_dir, server.pid)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # the caller may have stopped it
+            os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
         execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

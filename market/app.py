@@ -24,6 +24,7 @@ from market.certification.log_integrator import LogIntegrator
 from market.compensation.controllers import CompensationController
 from market.db.engine import create_engine, session_factory
 from market.db.migrate import current_revision, head_revision
+from market.db.statement_stats import StatementStats
 from market.http.dependencies import provide_caller, provide_list_params
 from market.http.metrics import Metrics, MetricsMiddleware, SequencerCollector, metrics_endpoint
 from market.http.nul_guard import NulGuardMiddleware
@@ -59,8 +60,8 @@ from market.trading.stream import instrument_stream
 from market.valuation.controllers import MonitoringController, ValuationController
 
 MAX_BODY_BYTES = 1_048_576
-SEQUENCER_POOL = 4
-INTEGRATOR_POOL = 2
+SEQUENCER_POOL = 6
+INTEGRATOR_POOL = 4
 GC_GEN0_THRESHOLD = 20_000
 # Every statement of an order batch is written for index access. Their plans are prepared
 # once per connection; planned while a table was still small (a new database, before
@@ -114,6 +115,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         integrator = app.state.integrator = LogIntegrator(
             session_factory(integrator_engine), integrator_engine
         )
+        statements = StatementStats() if settings.market_statement_stats else None
+        if statements is not None:
+            for profiled in (engine, sequencer_engine, integrator_engine):
+                statements.attach(profiled)
         await integrator.start()  # appends what a crash left pending
         sequencer = app.state.sequencer = Sequencer(
             session_factory(sequencer_engine), sequencer_engine, integrator
@@ -155,6 +160,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await sequencer_engine.dispose()
             await integrator_engine.dispose()
             await engine.dispose()
+            if statements is not None and settings.market_statement_stats is not None:
+                statements.dump(settings.market_statement_stats)
 
     metrics = Metrics()
     handlers: list[Any] = []

@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     stripe_api_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str | None = None
-    db_pool_size: int = 20
+    db_pool_size: int = 25
     # Set by `market serve --workers N` for each worker (see market.supervisor / http.peers).
     market_peer_dir: Path | None = None
     market_worker_index: int = 0
@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # runs every invariant this often (0 turns it off) on one worker, halting on a violation.
     market_surveillance_interval_s: float = 1.0
     market_invariant_interval_s: float = 60.0
+    # Profiling: count and time every SQL statement, written per worker at shutdown
+    # (`market.db.statement_stats`; used by bench/profile_writes.py). Off unless set.
+    market_statement_stats: Path | None = None
 
 
 @lru_cache(maxsize=1)

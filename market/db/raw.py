@@ -80,6 +80,9 @@ async def raw_connection(session: AsyncSession) -> RawConnection:
     fairy = await connection.get_raw_connection()
     adapted: Any = fairy.dbapi_connection
     if getattr(adapted, "_transaction", None) is None:
-        # asyncpg's BEGIN is sent lazily with the first statement SQLAlchemy runs: run one.
-        await connection.exec_driver_sql("SELECT 1")
+        # SQLAlchemy's adapter sends BEGIN lazily, before the first statement it runs itself:
+        # send it now, through the adapter (which then knows its transaction is open).
+        async with adapted._execute_mutex:
+            if adapted._transaction is None:
+                await adapted._start_transaction()
     return RawConnection(fairy.driver_connection)

@@ -7,6 +7,7 @@ import secrets
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.db.remembered import remembered
 from market.kit.errors import Forbidden, NotFound, Unauthenticated
 from market.kit.ids import new_id
 from market.kit.time import utcnow
@@ -31,6 +32,7 @@ def new_token() -> str:
 
 class PartyService:
     def __init__(self, session: AsyncSession) -> None:
+        self.session = session
         self.parties = PartyRepository(session)
         self.keys = ApiKeyRepository(session)
 
@@ -152,6 +154,11 @@ class PartyService:
         return party
 
     async def platform_party_id(self) -> str | None:
-        """The platform operator (owner of the fee account and the platform key)."""
-        party = await self.parties.by_credit_code(BOOTSTRAP_OPERATOR_CODE)
-        return party.id if party else None
+        """The platform operator (owner of the fee account and the platform key); once it
+        exists it never changes, so the process reads it once."""
+
+        async def load() -> str | None:
+            party = await self.parties.by_credit_code(BOOTSTRAP_OPERATOR_CODE)
+            return party.id if party else None
+
+        return await remembered(self.session, "platform_party_id", load)

@@ -68,7 +68,7 @@ class ProductService:
         return await self.repo.product_types()
 
     async def product_type(self, code: str) -> ProductType:
-        product_type = await self.repo.get(ProductType, code)
+        product_type = await self.repo.product_type(code)
         if product_type is None:
             raise UnknownProductType(f"unknown product type {code!r}")
         return product_type

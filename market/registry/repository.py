@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import exists, func, or_, select, text
 
+from market.db.remembered import remembered
 from market.kit.repository import Repository, table_of
 from market.registry.models import (
     Approval,
@@ -107,6 +108,18 @@ class RegistryRepository(Repository):
         await self.add(event)
 
     # product types and eco-products ---------------------------------------------------------
+
+    async def product_type(self, code: str) -> ProductType | None:
+        """A catalog entry. The catalog is seeded by migrations and never changes while the
+        server runs: each process reads an entry once (detached, so no rollback expires it)."""
+
+        async def load() -> ProductType | None:
+            found = await self.session.get(ProductType, code)
+            if found is not None:
+                self.session.expunge(found)
+            return found
+
+        return await remembered(self.session, ("product_type", code), load)
 
     async def product_types(self) -> list[ProductType]:
         rows = await self.session.execute(select(ProductType).order_by(_t(ProductType).c.code))

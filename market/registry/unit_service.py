@@ -72,7 +72,7 @@ class UnitService:
         batch = await self.repo.get(Batch, batch_id)
         if batch is None:
             raise NotFound("batch not found")
-        product_type = await self.repo.get(ProductType, batch.product_type)
+        product_type = await self.repo.product_type(batch.product_type)
         assert product_type is not None
         if product_type.expires and batch.period_end < utcnow().date():
             raise BatchExpired(f"batch {batch.id} expired on {batch.period_end}")
