@@ -14,8 +14,10 @@ prints one JSON object:
 - `rows_by_table`: the same rows per request for each table;
 - `statements`: the statements that cost most round-trip time, with count per request and mean
   milliseconds;
-- `functions`: with py-spy (`uvx py-spy`, sampled at 500 Hz over the worker processes), the
-  functions with the most CPU samples, self and inclusive, as shares of all samples.
+- `functions`: with py-spy (`uvx py-spy`, sampled at 250 Hz without pausing the
+  worker processes), the
+  functions with the most samples of their own, then our own functions by inclusive samples,
+  as shares of all samples (idle threads left out).
 
 py-spy needs ptrace; pass `--no-py-spy` where it is not allowed.
 """
@@ -59,15 +61,15 @@ def functions(raw: Path, top: int = 25) -> list[dict[str, Any]]:
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
-            continue
+        if not count.isdigit() or "(threading.py" in stack.rsplit(";", 1)[-1]:
+            continue  # an idle thread waiting (the log queue's listener), not work
         n = int(count)
         total += n
         names = []
         for frame in stack.split(";"):
             found = re.match(r"(.*) \((.*):\d+\)", frame)
             if found:
-                where = found.group(2).split("site-packages/")[-1].split("/market/", 1)[-1]
+                where = found.group(2).split("site-packages/")[-1].split("market/", 1)[-1]
                 names.append(f"{found.group(1)} ({where})")
         for name in set(names):
             inclusive[name] += n
@@ -78,9 +80,19 @@ def functions(raw: Path, top: int = 25) -> list[dict[str, Any]]:
         for name, n in own.most_common(top)
     ] + [
         {"function": name, "inclusive": round(n / total, 4)}
-        for name, n in inclusive.most_common(top * 4)
-        if name.startswith(("OrderBatch", "Sequencer", "Transaction", "UnitOfWork", "Log"))
+        for name, n in inclusive.most_common()
+        if _ours(name)
     ][:top]
+
+
+def _ours(name: str) -> bool:
+    """A frame of our own code (its path was cut at `market/`), not a library's."""
+    where = name.rsplit("(", 1)[-1]
+    return "/" in where and where.split("/", 1)[0] in OUR_PACKAGES
+
+
+OUR_PACKAGES = {"cash", "certification", "db", "http", "kit", "oversight", "parties",
+                "payments", "registry", "trading", "valuation", "compensation", "workers"}
 
 
 def main() -> None:
@@ -128,7 +140,8 @@ def main() -> None:
         raw = stats_dir / "py-spy.txt"
         if py_spy:
             spy = subprocess.Popen(
-                [py_spy, "py-spy", "record", "--format", "raw", "-r", "500", "--subprocesses",
+                [py_spy, "py-spy", "record", "--format", "raw", "-r", "250", "--subprocesses",
+                 "--nonblocking",
                  "-o", str(raw), "--duration", str(int(args.seconds) + 1),
                  "--pid", str(server.pid)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -25,3 +25,9 @@ class CertificateNotYetLogged(Conflict):
     commit and its append, e.g. after a crash there; the next integrator run appends it)."""
 
     code = "certificate_not_yet_logged"
+
+
+class SigningKeyChanged(Conflict):
+    """The issuer's key was rotated or revoked twice while one request signed with it."""
+
+    code = "signing_key_changed"

@@ -69,11 +69,19 @@ _CERTIFICATE_COLUMNS = (
     "issued_at",
 )
 
+# Only certificates signed by their issuer's key that is active as this statement runs: a
+# process remembers active keys, and a key rotated or revoked by another process meanwhile
+# must not sign (the caller signs those again with the current key).
 _INSERT_PENDING = """
 INSERT INTO certificates (id, kind, subject_id, issuer_id, key_id, canonical, payload_hash,
                           signature, log_index, issued_at)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                     $6::bytea[], $7::text[], $8::bytea[], $9::bigint[], $10::timestamptz[])
+SELECT c.* FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                       $6::bytea[], $7::text[], $8::bytea[], $9::bigint[], $10::timestamptz[])
+       AS c(id, kind, subject_id, issuer_id, key_id, canonical, payload_hash, signature,
+            log_index, issued_at)
+JOIN signing_keys AS k
+  ON k.key_id = c.key_id AND k.party_id = c.issuer_id AND k.status = 'active'
+RETURNING id
 """
 
 # Every pending certificate committed so far (any process's), in the order the log takes them.
@@ -221,12 +229,14 @@ class CertificateRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def insert_pending(self, certificates: list[SignedCertificate]) -> None:
-        """Store signed certificates, not yet in the log (`log_index` NULL), in one statement."""
+    async def insert_pending(self, certificates: list[SignedCertificate]) -> set[str]:
+        """Store signed certificates, not yet in the log (`log_index` NULL), in one statement;
+        the ids stored — all but those whose key is no longer its issuer's active one."""
         connection = await raw_connection(self.session)
-        await connection.execute(
+        rows = await connection.fetch(
             _INSERT_PENDING, *attribute_columns(certificates, _CERTIFICATE_COLUMNS)
         )
+        return {row[0] for row in rows}
 
     async def add(self, certificate: Certificate) -> None:
         self.session.add(certificate)

@@ -10,10 +10,11 @@ the Merkle log in one short transaction of its own: no writer holds the log thro
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +26,7 @@ from market.certification.errors import (
     InvalidProofRequest,
     KeyAlreadyRevoked,
     LogNotReady,
+    SigningKeyChanged,
 )
 from market.certification.keyring import keyring
 from market.certification.models import Certificate, SignedCertificate, SigningKey
@@ -42,6 +44,7 @@ from market.certification.signing import (
     sign_tree_head,
 )
 from market.db.locking import advisory_xact_lock
+from market.db.remembered import forget, recall, remember
 from market.db.unit_of_work import PreCommitStep, register_pre_commit
 from market.kit.errors import Forbidden, NotFound
 from market.kit.ids import new_id
@@ -50,6 +53,7 @@ from market.parties.roles import Caller, require
 from market.parties.service import PartyService
 
 SIGNERS = ("registrar", "certifier", "operator")
+Signer = tuple[str, Ed25519PrivateKey]  # key id, private key
 PENDING = "pending_certificates"  # session.info key: signed, not yet stored
 STORED = "stored_certificates"  # session.info key: ids stored by this transaction's commit
 
@@ -82,7 +86,13 @@ async def store_pending_certificates(session: AsyncSession) -> None:
     pending: list[SignedCertificate] = session.info.pop(PENDING, [])
     if not pending:
         return
-    await CertificateRepository(session).insert_pending(pending)
+    repository = CertificateRepository(session)
+    stored = await repository.insert_pending(pending)
+    refused = [c for c in pending if c.id not in stored]
+    if refused:  # signed with a remembered key another process rotated or revoked meanwhile
+        resigned = await CertificateService(session).sign_again(refused)
+        if len(await repository.insert_pending(resigned)) != len(resigned):
+            raise SigningKeyChanged("the signing key changed twice during this request; retry")
     session.info.setdefault(STORED, []).extend(c.id for c in pending)
 
 
@@ -91,6 +101,25 @@ def stored_certificate_ids(session: AsyncSession | Session) -> list[str]:
     the log integrator to append (`LogIntegrator.integrated`) before acknowledging."""
     ids: list[str] = session.info.pop(STORED, [])
     return ids
+
+
+def _signed(
+    subject_id: str, payload: dict[str, Any], issued_at: datetime, signer: Signer
+) -> SignedCertificate:
+    key_id, private_key = signer
+    canonical = canonical_bytes(payload)
+    return SignedCertificate(
+        id=payload["id"],
+        kind=payload["kind"],
+        subject_id=subject_id,
+        issuer_id=payload["issuer"],
+        key_id=key_id,
+        canonical=canonical,
+        payload_hash=hashlib.sha256(canonical).hexdigest(),
+        signature=sign_bytes(private_key, canonical),
+        log_index=None,
+        issued_at=issued_at,
+    )
 
 
 register_pre_commit(
@@ -135,7 +164,6 @@ class CertificateService:
         self.keys = KeyRepository(session)
         self.log = LogRepository(session)
         self.certificates = CertificateRepository(session)
-        self._signers: dict[str, tuple[str, Ed25519PrivateKey]] = {}
         self._platform: str | None = None
 
     # keys -----------------------------------------------------------------------------------
@@ -182,6 +210,7 @@ class CertificateService:
         current = await self.keys.active_for(caller.party_id)
         if current is not None:
             await self.keys.retire(current.key_id, "rotated", utcnow(), "rotated_at")
+        forget(self.session, ("signer", caller.party_id))
         return await self._create_key(caller.party_id)
 
     async def revoke(self, caller: Caller, key_id: str, revoked_at: datetime | None) -> SigningKey:
@@ -196,6 +225,7 @@ class CertificateService:
         now = utcnow()
         at = min(revoked_at or now, now)
         await self.keys.retire(key.key_id, "revoked", at, "revoked_at")
+        forget(self.session, ("signer", key.party_id))
         key.status, key.revoked_at = "revoked", at
         return key
 
@@ -215,7 +245,25 @@ class CertificateService:
     ) -> list[SignedCertificate]:
         """Sign several facts now; they are stored when the transaction commits (the
         pre-commit step) and join the log right after, through the log integrator."""
-        missing = sorted({item[2] for item in items} - self._signers.keys())
+        signers = await self._signers_of(sorted({item[2] for item in items}))
+        prepared = []
+        for kind, subject_id, issuer_id, facts in items:
+            certificate_id = new_id("crt")
+            issued_at = utcnow()
+            payload = build_payload(kind, certificate_id, isoformat(issued_at), issuer_id, facts)
+            prepared.append(_signed(subject_id, payload, issued_at, signers[issuer_id]))
+        self.session.info.setdefault(PENDING, []).extend(prepared)
+        return prepared
+
+    async def _signers_of(self, issuer_ids: list[str]) -> dict[str, Signer]:
+        """Each issuer's active key (created on first use), as this process remembers it; the
+        certificate's INSERT checks it is still active (`store_pending_certificates`)."""
+        signers: dict[str, Signer] = {}
+        for issuer_id in issuer_ids:
+            known = recall(self.session, ("signer", issuer_id))
+            if known is not None:
+                signers[issuer_id] = cast(Signer, known)
+        missing = [i for i in issuer_ids if i not in signers]
         if missing:
             found = await self.keys.active_signers(missing)
             for issuer_id in missing:
@@ -223,30 +271,24 @@ class CertificateService:
                     key = await self.signing_key(issuer_id)
                     found[issuer_id] = (key.key_id, key.encrypted_private_key)
                 key_id, sealed = found[issuer_id]
-                self._signers[issuer_id] = (key_id, keyring().open(key_id, sealed))
-        prepared = []
-        for kind, subject_id, issuer_id, facts in items:
-            key_id, private_key = self._signers[issuer_id]
-            certificate_id = new_id("crt")
-            issued_at = utcnow()
-            payload = build_payload(kind, certificate_id, isoformat(issued_at), issuer_id, facts)
-            canonical = canonical_bytes(payload)
-            prepared.append(
-                SignedCertificate(
-                    id=certificate_id,
-                    kind=kind,
-                    subject_id=subject_id,
-                    issuer_id=issuer_id,
-                    key_id=key_id,
-                    canonical=canonical,
-                    payload_hash=hashlib.sha256(canonical).hexdigest(),
-                    signature=sign_bytes(private_key, canonical),
-                    log_index=None,
-                    issued_at=issued_at,
-                )
+                signers[issuer_id] = (key_id, keyring().open(key_id, sealed))
+                remember(self.session, ("signer", issuer_id), signers[issuer_id])
+        return signers
+
+    async def sign_again(self, refused: list[SignedCertificate]) -> list[SignedCertificate]:
+        """The same certificates (id, facts) issued again now by their issuers' current keys."""
+        issuers = sorted({c.issuer_id for c in refused})
+        for issuer_id in issuers:
+            forget(self.session, ("signer", issuer_id))
+        signers = await self._signers_of(issuers)
+        again = []
+        for certificate in refused:
+            issued_at = utcnow()  # after the new key's `not_before`
+            payload = {**json.loads(certificate.canonical), "issued_at": isoformat(issued_at)}
+            again.append(
+                _signed(certificate.subject_id, payload, issued_at, signers[certificate.issuer_id])
             )
-        self.session.info.setdefault(PENDING, []).extend(prepared)
-        return prepared
+        return again
 
     async def issue_as_platform(
         self, kind: str, subject_id: str, facts: Mapping[str, Any]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select, text
 
+from market.db.raw import raw_connection
 from market.db.remembered import remembered
 from market.kit.repository import Repository, table_of
 from market.registry.models import (
@@ -32,6 +34,20 @@ PRODUCTS, PRODUCT_ASSETS = _t(EcoProduct), _t(EcoProductAsset)
 BATCHES, PERIODS = _t(Batch), _t(BatchAssetPeriod)
 RETIREMENTS, RETIREMENT_RANGES = _t(Retirement), _t(RetirementRange)
 APPROVALS = _t(Approval)
+
+
+# A retirement and its serial ranges in one round trip (the ranges' foreign key sees the
+# retirement: constraints are checked at the end of the statement).
+_INSERT_RETIREMENT = """
+WITH retirement AS (
+  INSERT INTO retirements (id, batch_id, party_id, quantity, ranges, beneficiary, reason, period,
+                           certificate_id, retired_at)
+  VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10)
+)
+INSERT INTO retirement_ranges (retirement_id, batch_id, serial_start, serial_end)
+SELECT $1, $2, r.serial_start, r.serial_end
+FROM unnest($11::bigint[], $12::bigint[]) AS r(serial_start, serial_end)
+"""
 
 
 class RegistryRepository(Repository):
@@ -106,6 +122,29 @@ class RegistryRepository(Repository):
 
     async def add_asset_event(self, event: AssetEvent) -> None:
         await self.add(event)
+
+    # retirements ----------------------------------------------------------------------------
+
+    async def insert_retirement(
+        self, retirement: Retirement, ranges: list[RetirementRange]
+    ) -> None:
+        """Store a retirement with its serial ranges (one statement)."""
+        connection = await raw_connection(self.session)
+        await connection.execute(
+            _INSERT_RETIREMENT,
+            retirement.id,
+            retirement.batch_id,
+            retirement.party_id,
+            retirement.quantity,
+            json.dumps(retirement.ranges),
+            retirement.beneficiary,
+            retirement.reason,
+            retirement.period,
+            retirement.certificate_id,
+            retirement.retired_at,
+            [r.serial_start for r in ranges],
+            [r.serial_end for r in ranges],
+        )
 
     # product types and eco-products ---------------------------------------------------------
 

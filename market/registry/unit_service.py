@@ -208,9 +208,9 @@ class UnitService:
             "retirement", retirement.id, retirement_facts(retirement)
         )
         retirement.certificate_id = certificate.id
-        await self.repo.add(retirement)
-        await self.repo.add(
-            *(
+        await self.repo.insert_retirement(
+            retirement,
+            [
                 RetirementRange(
                     retirement_id=retirement.id,
                     batch_id=batch.id,
@@ -218,7 +218,7 @@ class UnitService:
                     serial_end=r.end,
                 )
                 for r in moved
-            )
+            ],
         )
         return retirement
 

@@ -14,6 +14,8 @@ import pytest
 import rfc8785
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from market.cli import main as cli_main
 from tests.api.conftest import Actor
@@ -268,6 +270,36 @@ async def test_rotation_keeps_old_certificates_valid(registry: Registry) -> None
         assert (await client.post("/v1/certificates/verify", json=certificate)).json()["valid"]
     forbidden = await collective.post("/v1/keys/rotate")
     assert forbidden.status_code == 403
+
+
+async def test_a_key_rotated_by_another_worker_signs_nothing_more(
+    registry: Registry, engine: AsyncEngine
+) -> None:
+    """Each process remembers the active signing keys; when another process (here: another
+    engine, as another worker would) rotates one, the next certificate this process signs with
+    the remembered key is refused by its INSERT and signed again with the current key."""
+    client = registry.operator.client
+    collective = await registry.trader("collective")
+    first = await registry.confirmed_asset(collective)  # the registrar's key is now remembered
+    async with AsyncSession(engine) as session:
+        await session.execute(
+            text(
+                "UPDATE signing_keys SET status = 'rotated', rotated_at = now()"
+                " WHERE party_id = :party AND status = 'active'"
+            ),
+            {"party": registry.registrar.id},
+        )
+        await session.commit()
+    second = await registry.confirmed_asset(collective)
+    old = (await client.get(f"/v1/certificates/{first['certificate_id']}")).json()
+    new = (await client.get(f"/v1/certificates/{second['certificate_id']}")).json()
+    assert new["key_id"] != old["key_id"]
+    keys = (await client.get("/v1/keys")).json()
+    statuses = {k["key_id"]: k["status"] for k in keys["keys"]}
+    assert statuses[old["key_id"]] == "rotated" and statuses[new["key_id"]] == "active"
+    for certificate in (old, new):
+        assert independent_verify(certificate, keys)
+        assert (await client.post("/v1/certificates/verify", json=certificate)).json()["valid"]
 
 
 async def test_revocation_invalidates_what_follows_it(registry: Registry) -> None:
