@@ -29,7 +29,6 @@ from market.http.dependencies import provide_caller, provide_list_params
 from market.http.metrics import Metrics, MetricsMiddleware, SequencerCollector, metrics_endpoint
 from market.http.nul_guard import NulGuardMiddleware
 from market.http.openapi import serve_tightened_schema
-from market.http.peers import Peers
 from market.http.problems import EXCEPTION_HANDLERS, problem
 from market.http.transaction import TransactionMiddleware, provide_db_session
 from market.kit.logs import configure_logging
@@ -53,11 +52,13 @@ from market.trading.controllers import (
     OversightTradingController,
 )
 from market.trading.deal_controllers import AuctionController, BlockTradeController
-from market.trading.homes import InstrumentHomes
+from market.trading.instrument_service import symbols_in_creation_order
 from market.trading.order_service import answer_peer
 from market.trading.sequencer import Sequencer
 from market.trading.stream import instrument_stream
 from market.valuation.controllers import MonitoringController, ValuationController
+from market.workers.homes import InstrumentHomes
+from market.workers.peers import Peers
 
 MAX_BODY_BYTES = 1_048_576
 SEQUENCER_POOL = 6
@@ -137,7 +138,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             and settings.market_workers > 1
             and settings.market_route_orders
         ):
-            app.state.homes = InstrumentHomes(factory, settings.market_workers)
+            app.state.homes = InstrumentHomes(
+                partial(symbols_in_creation_order, factory), settings.market_workers
+            )
             app.state.peers = Peers(
                 settings.market_peer_dir,
                 settings.market_worker_index,

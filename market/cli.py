@@ -72,7 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         upgrade(url)
         asyncio.run(bootstrap(settings))
         if args.workers > 1:
-            from market.supervisor import run_workers
+            from market.workers.supervisor import run_workers
 
             run_workers(args.host, args.port, args.workers)
         else:

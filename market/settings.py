@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str | None = None
     db_pool_size: int = 25
-    # Set by `market serve --workers N` for each worker (see market.supervisor / http.peers).
+    # Set by `market serve --workers N` for each worker (see market.workers).
     market_peer_dir: Path | None = None
     market_worker_index: int = 0
     market_workers: int = 1

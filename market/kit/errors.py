@@ -67,32 +67,3 @@ def status_for(error: DomainError) -> int:
         if cls in STATUS_BY_CLASS:
             return STATUS_BY_CLASS[cls]
     return 400
-
-
-def error_to_json(error: DomainError) -> dict[str, Any]:
-    """A domain error as JSON, to be raised again in another process (`error_from_json`)."""
-    cls = type(error)
-    return {
-        "module": cls.__module__,
-        "name": cls.__qualname__,
-        "code": error.code,
-        "detail": error.detail,
-        "extra": error.extra,
-    }
-
-
-def error_from_json(data: dict[str, Any]) -> DomainError:
-    """The same domain error class, code, detail and extra; a plain `DomainError` for a class
-    this process cannot find."""
-    import importlib
-
-    cls: Any = DomainError
-    try:
-        found = getattr(importlib.import_module(str(data["module"])), str(data["name"]))
-        if isinstance(found, type) and issubclass(found, DomainError):
-            cls = found
-    except (ImportError, AttributeError):
-        pass
-    error: DomainError = cls.__new__(cls)
-    DomainError.__init__(error, str(data["detail"]), code=str(data["code"]), **data["extra"])
-    return error

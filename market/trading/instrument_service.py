@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.db.locking import advisory_xact_lock
 from market.kit.errors import Forbidden, InvalidInput, NotFound
@@ -97,3 +97,10 @@ async def traded_in_year(session: AsyncSession, symbol: str, year: int) -> tuple
     since = datetime(year, 1, 1, tzinfo=UTC)
     until = datetime(year + 1, 1, 1, tzinfo=UTC)
     return await TradingRepository(session).traded_volume_and_value(symbol, since, until)
+
+
+async def symbols_in_creation_order(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
+    """Every instrument's symbol, oldest first: how `market.workers.homes` deals instruments
+    to the workers."""
+    async with sessions() as session:
+        return await TradingRepository(session).symbols_in_creation_order()

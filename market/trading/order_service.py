@@ -4,32 +4,36 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import astuple
 from datetime import datetime
-from typing import Any
 
+import structlog
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.db.outage import is_database_unavailable
 from market.http.idempotency import IdempotencyClaim, StoredResponse
-from market.http.peers import Peers, PeerUnavailable
-from market.kit.errors import (
-    DatabaseUnavailable,
-    DomainError,
-    NotFound,
-    error_from_json,
-    error_to_json,
-)
+from market.kit.errors import DatabaseUnavailable, DomainError, NotFound
 from market.kit.time import utcnow
 from market.parties.roles import TRADERS, Caller, require
 from market.trading.errors import ExpiryPassed
-from market.trading.homes import InstrumentHomes
 from market.trading.models import Order, OrderEvent, OrderState, Settlement, Trade
 from market.trading.order_batch import CancelRequest, Placed, PlaceOrder
 from market.trading.repository import TradingRepository
 from market.trading.schemas import OrderCreate, OrderOut
 from market.trading.sequencer import Sequencer
 from market.trading.views import order_out
+from market.workers.homes import InstrumentHomes
+from market.workers.messages import (
+    ErrorReply,
+    OrderReply,
+    PlaceOrderRequest,
+    RefusedReply,
+    Reply,
+    UnavailableReply,
+)
+from market.workers.peers import Peers, PeerUnavailable
+
+log = structlog.get_logger()
 
 
 async def place_order(
@@ -41,7 +45,7 @@ async def place_order(
     idempotency: IdempotencyClaim | None = None,
 ) -> Placed | StoredResponse:
     """Place an order through the instrument's sequencer — the home worker's when the server
-    runs several workers and it can be reached (see `market.http.peers`), else this one's.
+    runs several workers and it can be reached (see `market.workers.peers`), else this one's.
 
     A rendered answer (`StoredResponse`: the home worker's, relayed as it came, or the first
     response to an `Idempotency-Key`) is returned as it is; else the `Placed` order."""
@@ -50,20 +54,25 @@ async def place_order(
         raise ExpiryPassed("expires_at is in the past")
     home = await homes.home(data.instrument) if peers and homes else None
     if peers is not None and home is not None and home != peers.index:
-        message = {
-            "op": "place",
-            "caller": {"party_id": caller.party_id, "kind": caller.kind, "status": caller.status},
-            "order": data.model_dump_json(),
-            "idempotency": None if idempotency is None else list(astuple(idempotency)),
-        }
+        keyed = None if idempotency is None else (idempotency.scope, idempotency.request_hash)
+        request = PlaceOrderRequest(
+            party_id=caller.party_id,
+            party_kind=caller.kind,
+            party_status=caller.status,
+            order=data.model_dump_json(),
+            idempotency=keyed,
+        )
         try:
-            reply = await peers.call(home, message)
-        except PeerUnavailable:
-            reply = {"unavailable": True}
-        if "error" in reply:
-            raise error_from_json(reply["error"])
-        if "order" in reply:
-            return StoredResponse(int(reply["status"]), reply["order"].encode())
+            reply = await peers.call(home, request)
+        except PeerUnavailable as error:
+            reply = UnavailableReply(str(error))
+        if isinstance(reply, ErrorReply):
+            raise reply.error
+        if isinstance(reply, OrderReply):
+            return StoredResponse(reply.status, reply.body.encode())
+        if isinstance(reply, RefusedReply):
+            log.warning("peer_refused_order", home=home, reason=reply.reason)
+        # Unavailable or refused: the order runs here, under the same advisory lock.
     return await _place_here(sequencer, caller, data, idempotency)
 
 
@@ -90,27 +99,28 @@ async def placed_out(
 
 
 async def answer_peer(
-    sequencer: Sequencer, sessions: async_sessionmaker[AsyncSession], message: dict[str, Any]
-) -> dict[str, Any]:
+    sequencer: Sequencer, sessions: async_sessionmaker[AsyncSession], request: PlaceOrderRequest
+) -> Reply:
     """Serve an order another worker handed to this one (its instrument's home)."""
-    if message.get("op") != "place":
-        return {"unavailable": True}
-    caller = Caller(**message["caller"])
-    data = OrderCreate.model_validate_json(message["order"])
-    keyed = message.get("idempotency")
+    caller = Caller(request.party_id, request.party_kind, request.party_status)
+    try:
+        data = OrderCreate.model_validate_json(request.order)
+    except ValidationError as invalid:
+        return RefusedReply(f"not an order: {invalid.error_count()} validation error(s)")
+    keyed = request.idempotency
     idempotency = None if keyed is None else IdempotencyClaim(*keyed)
     try:
         placed = await _place_here(sequencer, caller, data, idempotency)
     except DomainError as error:
-        return {"error": error_to_json(error)}
+        return ErrorReply(error)
     except Exception as error:  # the asking worker answers 503, not a second try of its own
         if not is_database_unavailable(error):
             raise
-        return {"error": error_to_json(DatabaseUnavailable("the database cannot be reached"))}
+        return ErrorReply(DatabaseUnavailable("the database cannot be reached"))
     if isinstance(placed, StoredResponse):
-        return {"order": placed.body.decode(), "status": placed.status_code}
+        return OrderReply(placed.status_code, placed.body.decode())
     body = await placed_out(placed, sessions)
-    return {"order": body.model_dump_json(), "status": placed.status_code}
+    return OrderReply(placed.status_code, body.model_dump_json())
 
 
 async def cancel_order(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from market.db.engine import create_engine, session_factory
 from market.settings import Settings
-from market.trading.homes import InstrumentHomes
+from market.trading.instrument_service import symbols_in_creation_order
+from market.workers.homes import InstrumentHomes
 from tests.api.trading_helpers import Market
 
 
@@ -12,14 +15,15 @@ async def test_instruments_are_dealt_round_robin_in_creation_order(
     market: Market, settings: Settings
 ) -> None:
     engine = create_engine(settings.database_url or "", 2)
+    symbols = partial(symbols_in_creation_order, session_factory(engine))
     try:
-        first, second = InstrumentHomes(session_factory(engine), 2), None
+        first = InstrumentHomes(symbols, 2)
         created = [(await market.instrument())["symbol"] for _ in range(3)]
         homes = [await first.home(s) for s in created]
         assert homes[1] == (homes[0] + 1) % 2 and homes[2] == homes[0]
         later = (await market.instrument())["symbol"]  # unknown to `first` until it re-reads
         assert await first.home(later) == (homes[2] + 1) % 2
-        second = InstrumentHomes(session_factory(engine), 2)  # another worker agrees
+        second = InstrumentHomes(symbols, 2)  # another worker agrees
         assert [await second.home(s) for s in [*created, later]] == [
             *homes,
             await first.home(later),

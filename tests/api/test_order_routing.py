@@ -14,8 +14,9 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
-from market.http.peers import Peers
 from market.trading.order_service import answer_peer
+from market.workers.messages import PlaceOrderRequest, RefusedReply
+from market.workers.peers import Peers
 from tests.api.trading_helpers import Market
 
 
@@ -88,3 +89,17 @@ async def test_an_order_whose_home_worker_is_away_is_placed_here(
         ask = await seller.post("/v1/orders", json=body(symbol, "sell", 10, "50.00"))
     assert ask.status_code == 201, ask.text
     assert ask.json()["status"] == "open"
+
+
+async def test_an_order_the_home_worker_cannot_read_is_refused_not_a_crash(
+    market: Market, client: AsyncTestClient[Any]
+) -> None:
+    symbol = (await market.instrument())["symbol"]
+    seller, _ = await market.seller(100)
+    async with routed(client, home_running=True):
+        here = client.app.state.peers
+        unreadable = PlaceOrderRequest("p", "enterprise", "active", '{"instrument": 1}')
+        reply = client.blocking_portal.call(here.call, 1, unreadable)
+        assert isinstance(reply, RefusedReply) and "not an order" in reply.reason
+        ask = await seller.post("/v1/orders", json=body(symbol, "sell", 10, "50.00"))
+        assert ask.status_code == 201, ask.text  # the home worker serves on

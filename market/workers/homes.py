@@ -8,14 +8,16 @@ same numbering; a worker that does not know a symbol yet reads the list again.
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from collections.abc import Awaitable, Callable, Sequence
 
-from market.trading.repository import TradingRepository
+SymbolsInCreationOrder = Callable[[], Awaitable[Sequence[str]]]
 
 
 class InstrumentHomes:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], workers: int) -> None:
-        self.sessions = sessions
+    def __init__(self, symbols: SymbolsInCreationOrder, workers: int) -> None:
+        """`symbols` reads every instrument's symbol in creation order (the trading context's
+        `instrument_service.symbols_in_creation_order`)."""
+        self.symbols = symbols
         self.workers = workers
         self._homes: dict[str, int] = {}
 
@@ -23,8 +25,7 @@ class InstrumentHomes:
         """The home worker's index; None for a symbol that is not an instrument."""
         found = self._homes.get(symbol)
         if found is None:
-            async with self.sessions() as session:
-                symbols = await TradingRepository(session).symbols_in_creation_order()
+            symbols = await self.symbols()
             self._homes = {s: i % self.workers for i, s in enumerate(symbols)}
             found = self._homes.get(symbol)
         return found

@@ -5,7 +5,7 @@ keep-alive connections to whichever process happens to accept first, and one pro
 serving most of the load while the other idles. Here every worker binds the port with
 `SO_REUSEPORT`, so the kernel spreads connections evenly across the workers, and each worker
 knows its index and a directory of Unix sockets to reach the others (orders go to their
-instrument's home worker: `market.http.peers`). A worker that dies is started again with the
+instrument's home worker: `market.workers.peers`). A worker that dies is started again with the
 same index; SIGTERM/SIGINT stop them all.
 """
 
