@@ -50,6 +50,7 @@ def execute(url: str, sql: str, *, all_rows: bool = False) -> Any:
         engine = create_async_engine(async_url(url), isolation_level="AUTOCOMMIT")
         async with engine.connect() as connection:
             result = await connection.exec_driver_sql(sql)
+            value: Any
             if all_rows:
                 value = [tuple(row) for row in result]
             else:
@@ -69,20 +70,37 @@ class Running:
 
 
 @contextmanager
-def running_server(workers: int, extra_env: dict[str, str] | None = None) -> Iterator[Running]:
-    """A fresh database on `DATABASE_URL`'s server (or the embedded one) and a server on it."""
+def scratch_database(data_dir: Path | None = None) -> Iterator[str]:
+    """A fresh database, migrated, on `DATABASE_URL`'s server (or the embedded one, under
+    `data_dir`); its URL; dropped afterwards."""
     server_url = os.environ.get("DATABASE_URL")
-    data_dir = Path(tempfile.mkdtemp(prefix="market-bench-"))
     if not server_url:
         from market.db.embedded import start_embedded
 
-        server_url = start_embedded(data_dir)
+        server_url = start_embedded(data_dir or Path(tempfile.mkdtemp(prefix="market-bench-")))
     name = f"market_bench_{secrets.token_hex(3)}"
     execute(server_url, f'CREATE DATABASE "{name}"')
     db_url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     from market.db.migrate import upgrade
 
-    upgrade(db_url)
+    try:
+        upgrade(db_url)
+        yield db_url
+    finally:
+        execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def running_server(workers: int, extra_env: dict[str, str] | None = None) -> Iterator[Running]:
+    """A fresh database on `DATABASE_URL`'s server (or the embedded one) and a server on it."""
+    data_dir = Path(tempfile.mkdtemp(prefix="market-bench-"))
+    with scratch_database(data_dir) as db_url:
+        yield from _serve(db_url, data_dir, workers, extra_env)
+
+
+def _serve(
+    db_url: str, data_dir: Path, workers: int, extra_env: dict[str, str] | None
+) -> Iterator[Running]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
@@ -107,7 +125,6 @@ def running_server(workers: int, extra_env: dict[str, str] | None = None) -> Ite
         with contextlib.suppress(ProcessLookupError):  # the caller may have stopped it
             os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-        execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def make_party(http: httpx.AsyncClient, kind: str) -> tuple[str, str]:

@@ -91,8 +91,21 @@ def _ours(name: str) -> bool:
     return "/" in where and where.split("/", 1)[0] in OUR_PACKAGES
 
 
-OUR_PACKAGES = {"cash", "certification", "db", "http", "kit", "oversight", "parties",
-                "payments", "registry", "trading", "valuation", "compensation", "workers"}
+OUR_PACKAGES = {
+    "cash",
+    "certification",
+    "db",
+    "http",
+    "kit",
+    "oversight",
+    "parties",
+    "payments",
+    "registry",
+    "trading",
+    "valuation",
+    "compensation",
+    "workers",
+}
 
 
 def main() -> None:
