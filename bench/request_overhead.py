@@ -7,8 +7,8 @@ Two ladders, each step measured in this run as CPU microseconds of this process 
 
 1. **database plumbing** — one INSERT per request through: a bare asyncpg pool; the same in a
    transaction (BEGIN/COMMIT: two more round trips); SQLAlchemy's pool with the raw asyncpg
-   connection, in a transaction; SQLAlchemy Core (`engine.begin()`); our session (`session
-   _factory`: ORM session, unit-of-work commit);
+   connection, in a transaction; SQLAlchemy Core (`engine.begin()`); a plain SQLAlchemy ORM
+   session; our session (`session_factory`: the same with the unit-of-work commit);
 2. **ASGI apps called directly** (scope/receive/send, no HTTP server): the bare app's `POST
    /insert` (`bench/bare_app.py`), our app's handler that touches no database (middleware,
    routing, dependency injection), and our `POST /v1/bench/ping` (all of that plus the session).
@@ -32,6 +32,7 @@ from typing import Any
 import asyncpg
 from harness import execute, machine, scratch_database
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 INSERT = "INSERT INTO bench_pings DEFAULT VALUES RETURNING id"
 
@@ -118,6 +119,13 @@ async def plumbing(url: str, requests: int, concurrency: int) -> dict[str, Any]:
         async with engine.begin() as connection:
             await connection.execute(text(INSERT))
 
+    plain_sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def sqlalchemy_session() -> None:
+        async with plain_sessions() as session:
+            await session.execute(text(INSERT))
+            await session.commit()
+
     async def our_session() -> None:
         async with sessions() as session:
             await session.execute(text(INSERT))
@@ -125,7 +133,8 @@ async def plumbing(url: str, requests: int, concurrency: int) -> dict[str, Any]:
 
     steps = {"asyncpg_pool": bare, "asyncpg_pool_transaction": bare_transaction,
              "sqlalchemy_pool_raw_transaction": sqlalchemy_pool_raw_transaction,
-             "sqlalchemy_core_begin": sqlalchemy_core, "our_session": our_session}  # fmt: skip
+             "sqlalchemy_core_begin": sqlalchemy_core, "sqlalchemy_session": sqlalchemy_session,
+             "our_session": our_session}  # fmt: skip
     try:
         return {name: await measure(step, requests, concurrency) for name, step in steps.items()}
     finally:
