@@ -47,6 +47,7 @@ TABLE_ROWS = """
 SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del FROM pg_stat_user_tables
 """
 COMMITS = "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+SESSIONS = "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
 
 
 def table_rows(url: str) -> dict[str, tuple[int, int, int, int]]:
@@ -83,6 +84,21 @@ def functions(raw: Path, top: int = 25) -> list[dict[str, Any]]:
         for name, n in inclusive.most_common()
         if _ours(name)
     ][:top]
+
+
+def _group(leader: int) -> list[int]:
+    """The processes of `leader`'s process group (`market serve` and its workers)."""
+    found = subprocess.run(["pgrep", "-g", str(leader)], capture_output=True, text=True)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def _catches(pid: int, signum: int) -> bool:
+    """Whether the process handles `signum` (its caught-signals mask in /proc): a worker that
+    counts statements does; the supervisor does not, and would die of it."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    return False
 
 
 def _ours(name: str) -> bool:
@@ -147,8 +163,10 @@ def main() -> None:
         path, script = asyncio.run(prepare())
         before_rows = table_rows(server.database_url)
         before_commits = int(execute(server.database_url, COMMITS))
-        for stale in stats_dir.glob("stats.*"):
-            stale.unlink()
+        before_sessions = int(execute(server.database_url, SESSIONS))
+        counting = [pid for pid in _group(server.pid) if _catches(pid, signal.SIGUSR1)]
+        for pid in counting:  # the workers count statements from here on (not the setup's)
+            os.kill(pid, signal.SIGUSR1)
         spy = None
         raw = stats_dir / "py-spy.txt"
         if py_spy:
@@ -172,6 +190,8 @@ def main() -> None:
         time.sleep(1.5)
         after_rows = table_rows(server.database_url)
         commits = int(execute(server.database_url, COMMITS)) - before_commits
+        # Connections opened during the load, less the one each `execute` above opens.
+        sessions = int(execute(server.database_url, SESSIONS)) - before_sessions - 3
     answered = max(1, load["requests"] - load["non_2xx"])
     by_table = {}
     totals = [0, 0, 0, 0]
@@ -197,6 +217,7 @@ def main() -> None:
         "rows_updated": round(totals[1] / answered, 2),
         "rows_hot_updated": round(totals[2] / answered, 2),
         "statements": round(sum(counts.values()) / answered, 2),
+        "connections_opened": sessions,
     }
     result["rows_by_table"] = dict(sorted(by_table.items(), key=lambda kv: -sum(kv[1].values())))
     result["statements"] = [

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
+import signal
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -120,6 +122,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if statements is not None:
             for profiled in (engine, sequencer_engine, integrator_engine):
                 statements.attach(profiled)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, statements.reset)
         await integrator.start()  # appends what a crash left pending
         sequencer = app.state.sequencer = Sequencer(
             session_factory(sequencer_engine), sequencer_engine, integrator

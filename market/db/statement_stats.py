@@ -1,7 +1,8 @@
 """Every SQL statement a process sends, counted and timed — for profiling, off by default.
 
 `MARKET_STATEMENT_STATS=/path/prefix` makes each worker attach an asyncpg query logger to every
-connection of its pools and write `{prefix}.{pid}.json` at shutdown: per statement (whitespace
+connection of its pools, start counting afresh on SIGUSR1, and write `{prefix}.{pid}.json` at
+shutdown: per statement (whitespace
 folded, cut at 160 characters), how often it ran and the seconds spent waiting for it (the round
 trip as the client sees it). `bench/profile_writes.py` reads these files.
 """
@@ -24,6 +25,11 @@ class StatementStats:
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
         self.seconds: dict[str, float] = {}
+
+    def reset(self) -> None:
+        """Forget what was counted so far (SIGUSR1 in a worker: a benchmark's load starts)."""
+        self.counts.clear()
+        self.seconds.clear()
 
     def add(self, statement: str, seconds: float) -> None:
         key = " ".join(statement.split())[:STATEMENT_CHARS]
