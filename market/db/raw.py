@@ -15,11 +15,38 @@ asyncpg directly through this, in the same transaction as everything else the se
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from operator import attrgetter
 from typing import Any, cast
 
 import asyncpg
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Table,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+# Most specific first: BigInteger is an Integer.
+_SQL_TYPES: tuple[tuple[type[TypeEngine[Any]], str], ...] = (
+    (JSONB, "jsonb"),
+    (String, "text"),
+    (BigInteger, "bigint"),
+    (Integer, "integer"),
+    (Numeric, "numeric"),
+    (Boolean, "boolean"),
+    (DateTime, "timestamptz"),
+    (Date, "date"),
+    (LargeBinary, "bytea"),
+)
 
 
 def columns(rows: Sequence[Mapping[str, Any]], keys: Iterable[str]) -> list[list[Any]]:
@@ -27,9 +54,47 @@ def columns(rows: Sequence[Mapping[str, Any]], keys: Iterable[str]) -> list[list
     return [[row[key] for row in rows] for key in keys]
 
 
-def attribute_columns(rows: Sequence[object], names: Iterable[str]) -> list[list[Any]]:
+def attribute_columns(rows: Sequence[object], names: Sequence[str]) -> list[list[Any]]:
     """Objects as one list per attribute: the arrays a statement `unnest`s."""
-    return [[getattr(row, name) for row in rows] for name in names]
+    if not rows:
+        return [[] for _ in names]
+    if len(names) == 1:
+        return [list(map(attrgetter(names[0]), rows))]
+    return [list(values) for values in zip(*map(attrgetter(*names), rows), strict=True)]
+
+
+def typed_columns(table: Table, names: Iterable[str]) -> list[tuple[str, str]]:
+    """(column, PostgreSQL type) of `table`'s columns `names`, in the order given."""
+    typed: list[tuple[str, str]] = []
+    for name in names:
+        column_type = table.columns[name].type
+        if isinstance(column_type, TypeDecorator):
+            column_type = column_type.impl_instance
+        sql_type = next((t for kind, t in _SQL_TYPES if isinstance(column_type, kind)), None)
+        if sql_type is None:
+            raise TypeError(f"no array type for {table.name}.{name} ({column_type!r})")
+        if sql_type == "timestamptz" and not getattr(column_type, "timezone", False):
+            sql_type = "timestamp"
+        typed.append((name, sql_type))
+    return typed
+
+
+def parameters(first: int, count: int) -> list[str]:
+    """`count` numbered parameters from `first`: `["$1", "$2"]`."""
+    return [f"${first + n}" for n in range(count)]
+
+
+def unnest(columns: Sequence[tuple[str, str]], first: int) -> tuple[str, int]:
+    """`unnest($first::type[], ...)`, one array parameter per (column, type), numbered from
+    `first`; and the next free parameter number. JSON columns travel as text (as every JSON
+    parameter on these connections) and are cast on the server."""
+    arrays = [
+        f"${first + n}::text[]::{sql_type}[]"
+        if sql_type in ("json", "jsonb")
+        else f"${first + n}::{sql_type}[]"
+        for n, (_, sql_type) in enumerate(columns)
+    ]
+    return f"unnest({', '.join(arrays)})", first + len(columns)
 
 
 def database_error(statement: str, error: asyncpg.PostgresError) -> DBAPIError:

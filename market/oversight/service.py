@@ -18,6 +18,7 @@ from market.parties.roles import Caller, require
 from market.parties.service import PartyService
 from market.trading.models import Order
 from market.trading.order_service import OrderQueries
+from market.trading.rows import OrderFill
 
 # Stored order event kinds → the trail's kinds; `filled` adds nothing a `fill` did not say.
 TRAIL_KINDS = {
@@ -109,7 +110,7 @@ class OrderOversight:
         until: datetime | None,
         limit: int,
         cursor: str | None,
-    ) -> tuple[list[Order], dict[str, list[dict[str, object]]]]:
+    ) -> tuple[list[Order], dict[str, list[OrderFill]]]:
         require(caller, "regulator")
         check_period(since, until)
         rows = await self.queries.every_party_orders(

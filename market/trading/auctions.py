@@ -33,8 +33,8 @@ from market.trading.off_book import (
     Release,
     check_instrument_open,
     check_price_and_lot,
-    split_parts,
 )
+from market.trading.risk import split_escrow
 from market.trading.rules import fee
 from market.trading.schemas import AuctionCreate, BidCreate
 
@@ -163,7 +163,7 @@ class AuctionService:
                 winners.append((bid, take))
                 left -= take
         clearing = winners[-1][0].price_fen if winners else None
-        pieces, unsold = split_parts(
+        pieces, unsold = split_escrow(
             await self.repo.escrow_of(auction.id), [take for _, take in winners]
         )
         extras = Extras(

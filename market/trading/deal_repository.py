@@ -7,24 +7,27 @@ goes through the registry's `UnitLedger` and the cash `CashLedger`.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select, text, update
+from sqlalchemy import Table, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.trading.models import Auction, AuctionBid, BlockTrade, Instrument, Settlement
+from market.trading.models import Auction, AuctionBid, BlockTrade, Instrument, Settlement, Trade
+from market.trading.rows import DeliverableHolding, EscrowPart, SettlementRow, TradeRow
 
 BLOCKS: Table = BlockTrade.__table__  # type: ignore[attr-defined]
 AUCTIONS: Table = Auction.__table__  # type: ignore[attr-defined]
 BIDS: Table = AuctionBid.__table__  # type: ignore[attr-defined]
 INSTRUMENTS: Table = Instrument.__table__  # type: ignore[attr-defined]
 SETTLEMENTS: Table = Settlement.__table__  # type: ignore[attr-defined]
+TRADES: Table = Trade.__table__  # type: ignore[attr-defined]
 
 _PARTIES = "SELECT id, kind, status FROM parties WHERE id = ANY(:ids)"
 
 _DELIVERABLE = """
-SELECT h.batch_id, h.available, b.vintage, b.region_code, b.period_end
+SELECT h.party_id, h.batch_id, h.available, b.vintage, b.region_code, b.period_end
 FROM holdings h JOIN batches b ON b.id = h.batch_id
 WHERE h.party_id = :party AND h.available > 0 AND b.product_type = :product_type
 ORDER BY b.serial_start
@@ -52,17 +55,33 @@ class DealRepository:
         rows = await self.session.execute(text(_PARTIES), {"ids": party_ids})
         return {r.id: (r.kind, r.status) for r in rows}
 
-    async def deliverable(self, party_id: str, product_type: str) -> list[dict[str, Any]]:
+    async def deliverable(self, party_id: str, product_type: str) -> list[DeliverableHolding]:
         """The party's available units of the product type per batch, oldest serials first."""
         rows = await self.session.execute(
             text(_DELIVERABLE), {"party": party_id, "product_type": product_type}
         )
-        return [dict(r._mapping) for r in rows]
+        return [
+            DeliverableHolding(
+                party_id=r.party_id,
+                batch_id=r.batch_id,
+                available=r.available,
+                vintage=r.vintage,
+                region_code=r.region_code,
+                period_end=r.period_end,
+            )
+            for r in rows
+        ]
 
-    async def escrow_of(self, hold_ref: str) -> list[tuple[str, int]]:
-        """What `hold_ref` holds in escrow: (batch, units), oldest serials first."""
+    async def escrow_of(self, hold_ref: str) -> list[EscrowPart]:
+        """What `hold_ref` holds in escrow, per batch, oldest serials first."""
         rows = await self.session.execute(text(_ESCROW), {"ref": hold_ref})
-        return [(r.batch_id, int(r.n)) for r in rows]
+        return [EscrowPart(r.batch_id, int(r.n)) for r in rows]
+
+    async def add_trades(self, trades: list[TradeRow], settlements: list[SettlementRow]) -> None:
+        """Trades and their settlements (block trades and auctions write a few at a time)."""
+        if trades:
+            await self.session.execute(insert(TRADES), [asdict(t) for t in trades])
+            await self.session.execute(insert(SETTLEMENTS), [asdict(s) for s in settlements])
 
     # the tape ---------------------------------------------------------------------------------
 

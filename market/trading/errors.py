@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from market.kit.errors import Conflict, InvalidInput
+from market.kit.errors import Conflict
 
 
 class OrderNotOpen(Conflict):
@@ -11,14 +11,6 @@ class OrderNotOpen(Conflict):
 
 class InstrumentExists(Conflict):
     code = "instrument_exists"
-
-
-class InvalidStatusChange(Conflict):
-    code = "invalid_status"
-
-
-class InvalidOrder(InvalidInput):
-    code = "validation_error"
 
 
 class ExpiryPassed(Conflict):

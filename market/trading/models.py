@@ -122,9 +122,10 @@ class Order(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=timestamp())
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(slots=True)
 class OrderState:
-    """An order as the order batch holds it: the columns of `Order` in a plain object.
+    """An order as the order batch holds it: the columns of `Order`, in the table's order (the
+    batch reads them positionally), in a plain object.
 
     Building an ORM `Order` costs ~60 µs and each attribute write goes through SQLAlchemy's
     instrumentation; the batch builds and updates hundreds per second and writes them itself.
@@ -136,20 +137,20 @@ class OrderState:
     client_order_id: str
     side: str
     type: str
-    price_fen: int | None = None
+    price_fen: int | None
     quantity: int
-    filled_quantity: int = 0
-    remaining_quantity: int = 0
-    filled_notional_fen: int = 0
+    filled_quantity: int
+    remaining_quantity: int
+    filled_notional_fen: int
     status: str
-    reject_reason: str | None = None
+    reject_reason: str | None
     time_in_force: str
-    expires_at: datetime | None = None
-    stp: str = "cancel_newest"
-    batch_id: str | None = None
-    engine_seq: int | None = None
-    reserved_cash_fen: int = 0
-    escrowed_units: int = 0
+    expires_at: datetime | None
+    stp: str
+    batch_id: str | None
+    engine_seq: int | None
+    reserved_cash_fen: int
+    escrowed_units: int
     created_at: datetime
     updated_at: datetime
 

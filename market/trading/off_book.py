@@ -1,21 +1,17 @@
 """Trades without book orders — block trades and auction allocations — settled like a fill.
 
-The same pieces as the order batch's settlement (`order_batch.py`), in the request's own
-transaction: the instrument's advisory lock (`BatchRepository.lock`, the statement every batch
-starts with) so the trade numbers continue the continuous trades' without a gap across
-processes; the seller's escrowed serials move by exact ranges (`UnitLedger`), the buyer's
-reserved cash pays the seller and the fee account in one balanced entry (`CashLedger`), one
-`trade` certificate per trade (joins the log at commit); an approval product type settles into
-`pending_approval` (serials held by the trade, cash stays reserved) for the regulator
-(`approvals.decide_trade`). Lock order as everywhere: instrument, holdings, cash, log.
+The order batch's settlement (`settlement.py`: the same trade and settlement rows, deliveries,
+cash entry, certificate and approval), in the request's own transaction: the instrument's
+advisory lock (`BatchRepository.lock`, the statement every batch starts with) so the trade
+numbers continue the continuous trades' without a gap across processes; the seller's escrowed
+serials move by exact ranges (`UnitLedger`), the cash through `CashLedger`. Lock order as
+everywhere: instrument, holdings, cash, log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,8 +20,7 @@ from market.certification.service import CertificateService
 from market.kit.errors import NotFound
 from market.kit.ids import new_id
 from market.registry.errors import InsufficientUnits
-from market.registry.models import Approval, ProductType
-from market.registry.unit_repository import Owner
+from market.registry.models import ProductType
 from market.registry.units import UnitLedger, UnitMove
 from market.trading.batch_repository import BatchRepository
 from market.trading.deal_repository import DealRepository
@@ -38,13 +33,23 @@ from market.trading.errors import (
     PriceOutOfBand,
     QuantityNotOnLot,
 )
-from market.trading.facts import trade_facts
-from market.trading.models import Instrument, Settlement, Trade
-from market.trading.rules import eligible, fee
+from market.trading.models import Instrument
+from market.trading.risk import (
+    Shortfall,
+    allocate_units,
+    escrow_moves,
+    release_moves,
+)
+from market.trading.rows import EscrowPart, SettlementRow, TradeRow
+from market.trading.rules import eligible
+from market.trading.settlement import (
+    approvals_for,
+    certify,
+    delivered_ranges,
+    plan_trade,
+)
 
 BLOCK_BAND_BPS = 3_000  # block trades: ±30 % around the reference price (DOMAIN.md)
-
-Parts = list[tuple[str, int]]  # (batch id, units), oldest serials first
 
 
 @dataclass(slots=True)
@@ -56,7 +61,7 @@ class OffBookFill:
     price_fen: int
     quantity: int
     hold_ref: str
-    parts: Parts
+    parts: list[EscrowPart]  # oldest serials first
     buy_order_id: str
     sell_order_id: str
     aggressor_side: str
@@ -70,10 +75,10 @@ class Release:
     ref_id: str
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Printed:
-    trade: Trade
-    settlement: Settlement
+    trade: TradeRow
+    settlement: SettlementRow
 
 
 @dataclass(slots=True)
@@ -116,25 +121,6 @@ def check_price_and_lot(
             )
 
 
-def split_parts(parts: Parts, quantities: list[int]) -> tuple[list[Parts], Parts]:
-    """Cut an escrow into consecutive pieces of `quantities` (oldest serials first); the rest."""
-    left = list(parts)
-    pieces: list[Parts] = []
-    for quantity in quantities:
-        piece: Parts = []
-        while quantity:
-            batch_id, units = left[0]
-            take = min(quantity, units)
-            piece.append((batch_id, take))
-            quantity -= take
-            if take == units:
-                left.pop(0)
-            else:
-                left[0] = (batch_id, units - take)
-        pieces.append(piece)
-    return pieces, [(b, n) for b, n in left if n]
-
-
 class OffBookSettlement:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -157,48 +143,25 @@ class OffBookSettlement:
         """Escrow `quantity` of the seller's eligible units (one batch if named, else oldest
         serials first), held by `hold_ref`."""
         product_type = await self.product_type(instrument)
-        usable = [
-            h
-            for h in await self.repo.deliverable(seller_id, instrument.product_type)
-            if eligible(h, instrument, product_type, now.date())
-            and (batch_id is None or h["batch_id"] == batch_id)
-        ]
-        if batch_id is not None and not usable:
-            raise BatchNotEligible("the batch holds no available units eligible here")
-        if sum(h["available"] for h in usable) < quantity:
+        parts = allocate_units(
+            quantity,
+            batch_id,
+            await self.repo.deliverable(seller_id, instrument.product_type),
+            lambda h: eligible(h, instrument, product_type, now.date()),
+        )
+        if isinstance(parts, Shortfall):
+            if parts.reason == "batch_not_eligible":
+                raise BatchNotEligible("the batch holds no available units eligible here")
             raise InsufficientUnits(
-                f"{quantity} eligible units needed",
-                requested=quantity,
-                available=sum(h["available"] for h in usable),
+                f"{quantity} eligible units needed", requested=quantity, available=parts.available
             )
-        moves, left = [], quantity
-        for holding in usable:
-            take = min(left, holding["available"])
-            if take:
-                moves.append(
-                    UnitMove(
-                        Owner(holding["batch_id"], seller_id, "available"),
-                        Owner(holding["batch_id"], seller_id, "escrowed", hold_ref=hold_ref),
-                        take,
-                        "deal_escrow",
-                        hold_ref,
-                    )
-                )
-                left -= take
+        moves = escrow_moves(seller_id, hold_ref, parts, "deal_escrow")
         await UnitLedger(self.session).move_many(moves)
 
-    def return_moves(self, seller_id: str, hold_ref: str, parts: Parts) -> list[UnitMove]:
-        return [
-            UnitMove(
-                Owner(batch_id, seller_id, "escrowed", hold_ref=hold_ref),
-                Owner(batch_id, seller_id, "available"),
-                quantity,
-                "deal_release",
-                hold_ref,
-            )
-            for batch_id, quantity in parts
-            if quantity
-        ]
+    def return_moves(
+        self, seller_id: str, hold_ref: str, parts: list[EscrowPart]
+    ) -> list[UnitMove]:
+        return release_moves(seller_id, hold_ref, parts, "deal_release")
 
     async def release_escrow(self, seller_id: str, hold_ref: str) -> None:
         parts = await self.repo.escrow_of(hold_ref)
@@ -224,29 +187,35 @@ class OffBookSettlement:
         lacks the cash (the caller's transaction then rolls back whole)."""
         extras = extras or Extras()
         product_type = await self.product_type(instrument)
-        pending = product_type.transfer_requires_approval
         platform_id = await CertificateService(self.session).platform_party_id()
         first_seq = await self.repo.take_trade_seqs(instrument.symbol, len(fills)) if fills else 0
-        trade_ids = [new_id("trd") for _ in fills]
-        moves: list[UnitMove] = []
-        spans: list[tuple[int, int]] = []
-        for fill, trade_id in zip(fills, trade_ids, strict=True):
-            start = len(moves)
-            for batch_id, quantity in fill.parts:
-                moves.append(
-                    UnitMove(
-                        Owner(batch_id, fill.seller_id, "escrowed", hold_ref=fill.hold_ref),
-                        Owner(batch_id, fill.seller_id, "escrowed", hold_ref=trade_id)
-                        if pending
-                        else Owner(batch_id, fill.buyer_id, "available"),
-                        quantity,
-                        "trade_pending" if pending else "trade",
-                        trade_id,
-                    )
-                )
-            spans.append((start, len(moves)))
-        moves.extend(extras.unit_moves)
-        moved = await UnitLedger(self.session).move_many(moves)
+        planned = [
+            plan_trade(
+                TradeRow(
+                    id=new_id("trd"),
+                    instrument=instrument.symbol,
+                    seq=first_seq + n,
+                    kind=kind,
+                    price_fen=fill.price_fen,
+                    quantity=fill.quantity,
+                    buyer_id=fill.buyer_id,
+                    seller_id=fill.seller_id,
+                    buy_order_id=fill.buy_order_id,
+                    sell_order_id=fill.sell_order_id,
+                    maker_order_id=fill.sell_order_id,
+                    aggressor_side=fill.aggressor_side,
+                    executed_at=now,
+                ),
+                fill.parts,
+                hold_ref=fill.hold_ref,
+                instrument=instrument,
+                pending=product_type.transfer_requires_approval,
+                fee_party_id=platform_id,
+            )
+            for n, fill in enumerate(fills)
+        ]
+        moves = [move for p in planned for move in p.deliveries] + extras.unit_moves
+        ranges = delivered_ranges(moves, await UnitLedger(self.session).move_many(moves))
 
         ledger = CashLedger(self.session)
         parties = {f.buyer_id for f in fills} | {f.seller_id for f in fills}
@@ -256,80 +225,28 @@ class OffBookSettlement:
             await ledger.release(
                 release.party_id, release.amount, kind="bid_release", ref_id=release.ref_id
             )
-        printed: list[Printed] = []
-        certificates: list[tuple[str, str, str, Mapping[str, Any]]] = []
-        for n, (fill, trade_id) in enumerate(zip(fills, trade_ids, strict=True)):
-            notional = fill.price_fen * fill.quantity
-            buyer_fee = fee(notional, instrument.buyer_fee_bps)
-            seller_fee = fee(notional, instrument.seller_fee_bps)
+        settlements: list[SettlementRow] = []
+        for fill, trade in zip(fills, planned, strict=True):
+            trade_id = trade.trade.id
             if fill.reserve_now:
                 await ledger.reserve(
-                    fill.buyer_id, notional + buyer_fee, kind=f"{kind}_reserve", ref_id=trade_id
+                    fill.buyer_id, trade.buyer_cost, kind=f"{kind}_reserve", ref_id=trade_id
                 )
             entry_id = None
-            if not pending:
+            if trade.cash is not None:
                 entry_id = await ledger.settle_trade(
-                    buyer_id=fill.buyer_id,
-                    seller_id=fill.seller_id,
-                    fee_party_id=platform_id,
-                    notional=notional,
-                    buyer_fee=buyer_fee,
-                    seller_fee=seller_fee,
+                    buyer_id=trade.cash.buyer_id,
+                    seller_id=trade.cash.seller_id,
+                    fee_party_id=trade.cash.fee_party_id,
+                    notional=trade.cash.notional,
+                    buyer_fee=trade.cash.buyer_fee,
+                    seller_fee=trade.cash.seller_fee,
                     ref_id=trade_id,
                 )
-            start, end = spans[n]
-            row: dict[str, Any] = {
-                "id": trade_id,
-                "instrument": instrument.symbol,
-                "seq": first_seq + n,
-                "kind": kind,
-                "price_fen": fill.price_fen,
-                "quantity": fill.quantity,
-                "buyer_id": fill.buyer_id,
-                "seller_id": fill.seller_id,
-                "buy_order_id": fill.buy_order_id,
-                "sell_order_id": fill.sell_order_id,
-                "maker_order_id": fill.sell_order_id,
-                "aggressor_side": fill.aggressor_side,
-                "executed_at": now,
-            }
-            settlement: dict[str, Any] = {
-                "id": new_id("stl"),
-                "trade_id": trade_id,
-                "status": "pending_approval" if pending else "settled",
-                "cash_amount_fen": notional,
-                "buyer_fee_fen": buyer_fee,
-                "seller_fee_fen": seller_fee,
-                "ranges": [
-                    {"batch_id": moves[i].source.batch_id, "start": r.start, "end": r.end}
-                    for i in range(start, end)
-                    for r in moved[i]
-                ],
-                "journal_entry_id": entry_id,
-                "created_at": now,
-            }
-            certificates.append(("trade", trade_id, platform_id, trade_facts(row, settlement)))
-            printed.append(Printed(Trade(**row), Settlement(**settlement)))
-        signed = await CertificateService(self.session).issue_many(certificates)
-        for item, certificate in zip(printed, signed, strict=True):
-            item.trade.certificate_id = certificate.id
-        if printed:
-            await self.repo.add(*(p.trade for p in printed))
-            await self.repo.add(*(p.settlement for p in printed))
-        if pending and printed:
-            await self.repo.add(
-                *(
-                    Approval(
-                        id=new_id("apv"),
-                        kind="trade",
-                        subject_id=p.trade.id,
-                        product_type=instrument.product_type,
-                        quantity=p.trade.quantity,
-                        from_party_id=p.trade.seller_id,
-                        to_party_id=p.trade.buyer_id,
-                        created_at=now,
-                    )
-                    for p in printed
-                )
-            )
-        return printed
+            settlements.append(trade.settlement(ranges.get(trade_id, []), entry_id, now))
+        trades = await certify(self.session, platform_id, [p.trade for p in planned], settlements)
+        await self.repo.add_trades(trades, settlements)
+        approvals = approvals_for(trades, settlements, instrument.product_type, now)
+        if approvals:
+            await self.repo.add(*approvals)
+        return [Printed(t, s) for t, s in zip(trades, settlements, strict=True)]

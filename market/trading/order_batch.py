@@ -1,40 +1,31 @@
 """One batch of commands for one instrument, in one transaction.
 
 Two phases. *Compute*: under the instrument's advisory lock, with unlocked reads of cash and
-units (plus the batch's own running deltas), each command is checked, its reservation planned,
-and the engine matches it; fills become planned settlements. *Apply*: every holding and cash
-account the batch touches is locked in sorted sweeps (holdings by batch and party, then cash by
-party — the order every other transaction uses), the planned unit and ledger moves run, and
-trades, events and the command log are written; certificates join the log at commit (its lock
-is always taken last). A stale read shows up as a refused move or a CHECK violation: the
-batch then fails as a whole and the sequencer retries its commands one by one.
+units (plus the batch's own running deltas), each command is checked, its reservation planned
+(`risk.py`), and the engine matches it; fills become planned settlements (`settlement.py`).
+*Apply*: every holding and cash account the batch touches is locked in sorted sweeps (holdings
+by batch and party, then cash by party — the order every other transaction uses), the planned
+unit and ledger moves run, and trades, events and the command log are written; certificates
+join the log at commit (its lock is always taken last). A stale read shows up as a refused
+move or a CHECK violation: the batch then fails as a whole and the sequencer retries its
+commands one by one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from market.cash.ledger import (
-    CashLedger,
-    Leg,
-    release_legs,
-    reserve_legs,
-    settlement_legs,
-)
+from market.cash.ledger import CashLedger
 from market.certification.service import CertificateService
-from market.http.idempotency import IdempotencyClaim
 from market.kit.errors import DomainError, NotFound
 from market.kit.ids import new_id
-from market.kit.money import parse_money
 from market.kit.time import utcnow
-from market.parties.roles import Caller
-from market.registry.models import Approval, ProductType
-from market.registry.unit_repository import Owner
+from market.registry.models import ProductType
 from market.registry.units import SerialRange, UnitLedger, UnitMove
+from market.trading.batch_commands import BatchCommand, CancelRequest, Placed, PlaceOrder
 from market.trading.batch_repository import BatchRepository, BatchWrites
 from market.trading.books import BookRegistry, command_json, rules_of
 from market.trading.engine import (
@@ -55,77 +46,33 @@ from market.trading.engine import (
     Trade,
 )
 from market.trading.errors import OrderNotOpen
-from market.trading.facts import trade_facts
-from market.trading.models import OPEN_STATUSES, OrderState
+from market.trading.models import OPEN_STATUSES, Instrument, OrderState
 from market.trading.repository import TradingRepository
-from market.trading.rules import eligible, fee, precheck
-from market.trading.schemas import OrderCreate
+from market.trading.risk import CashRelease, CashReservation, RiskView, Shortfall
+from market.trading.rows import (
+    DeliverableHolding,
+    OrderEventRow,
+    OrderFill,
+    SettlementRow,
+    TradeRow,
+)
+from market.trading.rules import eligible, precheck
+from market.trading.settlement import (
+    PlannedTrade,
+    TradeCash,
+    approvals_for,
+    certify,
+    delivered_ranges,
+    fill_trade,
+    plan_trade,
+)
 
-BPS = 10_000
 # Cancellations the client did not ask for: the order says why (API.md reasons).
 EXPLAINED_CANCELS = frozenset({"self_trade_prevented", "insufficient_funds"})
 
 
-@dataclass(frozen=True, slots=True)
-class PlaceOrder:
-    caller: Caller
-    data: OrderCreate
-    idempotency: IdempotencyClaim | None = None  # its first response is stored by the batch
-
-
-@dataclass(frozen=True, slots=True)
-class CancelRequest:
-    caller: Caller
-    order_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class ExpireDue:
-    """The background timer's nudge: expire whatever is due (every batch does that anyway)."""
-
-
-BatchCommand = PlaceOrder | CancelRequest | ExpireDue
-
-
-@dataclass(slots=True)
-class Placed:
-    order: OrderState
-    replayed: bool
-    fills: list[dict[str, Any]] | None = None  # known for a new order; read for a replay
-
-    @property
-    def status_code(self) -> int:
-        """201 for a new order, 200 for a repeated `client_order_id`."""
-        return 200 if self.replayed else 201
-
-
-@dataclass(slots=True)
-class CashOp:
-    kind: str  # reserve | release | settle
-    party_id: str
-    amount: int
-    ref_id: str
-    settle: dict[str, Any] | None = None
-    entry_id: str | None = None
-
-
-@dataclass(slots=True)
-class UnitOp:
-    source: Owner
-    target: Owner
-    quantity: int
-    reason: str
-    ref_id: str
-    moved: list[SerialRange] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class PendingTrade:
-    row: dict[str, Any]
-    settlement: dict[str, Any]
-    deliveries: list[UnitOp]
-    cash: CashOp | None
-    product_type: str
+# The journal entries a batch posts, in the order it planned them.
+CashOp = CashReservation | CashRelease | TradeCash
 
 
 class Statics:
@@ -163,41 +110,45 @@ class OrderBatch:
         self.books = books
         self.statics = statics
         self.repo = TradingRepository(session)
-        self.new_orders: list[OrderState] = []
-        self.dirty: set[str] = set()
-        self.cash_ops: list[CashOp] = []
-        self.unit_ops: list[UnitOp] = []
-        self.trades: list[PendingTrade] = []
-        self.events: list[dict[str, Any]] = []
-        self.commands: list[dict[str, Any]] = []
+        self.risk = RiskView()
         self.orders: dict[str, OrderState] = {}
-        self.cash_view: dict[str, int] = {}
-        self.units_view: dict[str, list[dict[str, Any]]] = {}
-        self.escrow: dict[str, list[list[Any]]] = {}
         self.client_ids: dict[tuple[str, str], OrderState] = {}
         self.party_status: dict[str, str] = {}
-        self.fills: dict[str, list[dict[str, Any]]] = {}
+        self.new_orders: list[OrderState] = []
+        self.dirty: set[str] = set()
+        self.events: list[OrderEventRow] = []
+        self.commands: list[dict[str, Any]] = []
+        self.fills: dict[str, list[OrderFill]] = {}
+        self.unit_moves: list[UnitMove] = []
+        self.cash_ops: list[CashOp] = []
+        self.trades: list[PlannedTrade] = []
 
     async def run(self, symbol: str, commands: list[BatchCommand]) -> list[object]:
+        """One result per command: a `Placed`, a cancelled order, None (`ExpireDue`) or the
+        `DomainError` that refused it. Raises when the batch fails as a whole."""
         self.db, instrument = await BatchRepository.lock(self.session, symbol)
         if instrument is None:
             return [NotFound(f"instrument {symbol} not found") for _ in commands]
-        self.instrument = instrument
-        self.book: OrderBook = await self.books.synced(self.repo, instrument)
-        self.now: datetime = utcnow()
-        self.product_type = await self.statics.product_type(self.session, instrument.product_type)
-        self.platform_id = await self.statics.platform(self.session)
-        due = await self._prefetch(commands)
-        for order_id in due:
+        await self._start(instrument)
+        for order_id in await self._prefetch(commands):  # the GTD orders due expire first
             await self._engine(ExpireOrder(order_id))
-        results: list[object] = []
-        for command in commands:
-            try:
-                results.append(await self._one(command))
-            except DomainError as error:
-                results.append(error)
+        results = [await self._result(command) for command in commands]
         await self._apply()
         return results
+
+    async def _start(self, instrument: Instrument) -> None:
+        self.instrument = instrument
+        self.symbol = instrument.symbol
+        self.rules = rules_of(instrument)
+        # The event counter and the last price live here until apply: writing an ORM
+        # attribute costs microseconds, and a batch numbers thousands of events.
+        self.seq = instrument.seq
+        self.last_price_fen = instrument.last_price_fen
+        self.book: OrderBook = await self.books.synced(self.repo, instrument)
+        self.now: datetime = utcnow()
+        self.today = self.now.date()
+        self.product_type = await self.statics.product_type(self.session, instrument.product_type)
+        self.platform_id = await self.statics.platform(self.session)
 
     async def _prefetch(self, commands: list[BatchCommand]) -> list[str]:
         """One round trip for what the batch needs: earlier orders with the same client ids,
@@ -212,7 +163,7 @@ class OrderBatch:
         touched += [c.order_id for c in commands if isinstance(c, CancelRequest)]
         submitters = sorted({c.caller.party_id for c in places})
         found = await self.db.prefetch(
-            symbol=self.instrument.symbol,
+            symbol=self.symbol,
             now=self.now,
             product_type=self.instrument.product_type,
             client_keys=sorted({(c.caller.party_id, c.data.client_order_id) for c in places}),
@@ -223,93 +174,39 @@ class OrderBatch:
         )
         self.client_ids.update(found.client_orders)
         self.party_status = {p: found.party_status.get(p, "frozen") for p in submitters}
-        self.cash_view.update({p: found.cash.get(p, 0) for p in submitters})
-        self.units_view.update(found.units)
+        self.risk.cash.update({p: found.cash.get(p, 0) for p in submitters})
+        self.risk.units.update(found.units)
         self.orders.update(found.orders)
-        self.escrow.update(found.escrow)
+        self.risk.escrow.update(found.escrow)
         return found.due
 
-    async def _one(self, command: BatchCommand) -> object:
-        if isinstance(command, PlaceOrder):
-            return await self._place(command)
-        if isinstance(command, CancelRequest):
-            return await self._cancel(command)
-        return None
+    async def _result(self, command: BatchCommand) -> object:
+        try:
+            if isinstance(command, PlaceOrder):
+                return await self._place(command)
+            if isinstance(command, CancelRequest):
+                return await self._cancel(command)
+            return None  # ExpireDue: every batch expires what is due
+        except DomainError as error:
+            return error
 
     # compute --------------------------------------------------------------------------------
 
-    async def _load(self, order_id: str) -> None:
-        """An order the prefetch did not bring, with what it holds in escrow."""
-        found = await self.db.orders([order_id])
-        for known_id, order in found.orders.items():
-            self.orders.setdefault(known_id, order)
-        for ref, allocation in found.escrow.items():
-            self.escrow.setdefault(ref, allocation)
-        self.escrow.setdefault(order_id, [])
-
-    async def _order(self, order_id: str) -> OrderState | None:
-        if order_id not in self.orders:
-            await self._load(order_id)
-        return self.orders.get(order_id)
-
-    async def _known_order(self, order_id: str) -> OrderState:
-        order = await self._order(order_id)
-        assert order is not None, order_id
-        return order
-
-    def _event(self, order: OrderState, kind: str, **extra: Any) -> None:
-        self.dirty.add(order.id)
-        self.instrument.seq += 1
-        self.events.append(
-            {
-                "order_id": order.id,
-                "instrument": self.instrument.symbol,
-                "seq": self.instrument.seq,
-                "kind": kind,
-                "quantity": extra.get("quantity"),
-                "price_fen": extra.get("price_fen"),
-                "trade_id": extra.get("trade_id"),
-                "reason": extra.get("reason"),
-                "created_at": self.now,
-            }
-        )
-
     async def _place(self, command: PlaceOrder) -> Placed:
-        caller, data = command.caller, command.data
-        key = (caller.party_id, data.client_order_id)
+        key = (command.caller.party_id, command.data.client_order_id)
         existing = self.client_ids.get(key)
         if existing is not None:
             return Placed(existing, True)
-        order = OrderState(
-            id=new_id("ord"),
-            instrument=self.instrument.symbol,
-            party_id=caller.party_id,
-            client_order_id=data.client_order_id,
-            side=data.side,
-            type=data.type,
-            price_fen=parse_money(data.price) if data.price is not None else None,
-            quantity=data.quantity,
-            remaining_quantity=data.quantity,
-            status="open",
-            time_in_force=data.time_in_force,
-            expires_at=data.expires_at,
-            stp=data.stp,
-            batch_id=data.batch_id,
-            created_at=self.now,
-            updated_at=self.now,
-        )
+        order = command.new_order(self.symbol, self.now)
         self.new_orders.append(order)
         self.orders[order.id] = order
         self.client_ids[key] = order
         self._event(order, "new", quantity=order.quantity, price_fen=order.price_fen)
-        reason = precheck(
-            order, self.instrument, rules_of(self.instrument), self.party_status[caller.party_id]
-        )
+        status = self.party_status[order.party_id]
+        reason = precheck(order, self.instrument, self.rules, status)
         budget = None
-        if reason is None and order.side == "buy":
-            reason, budget = self._reserve_cash(order)
-        elif reason is None:
-            reason = await self._escrow_units(order)
+        if reason is None:
+            reason, budget = self._hold(order)
         if reason is not None:
             await self._finish(order, "rejected", reason=reason)
             return Placed(order, False, [])
@@ -328,56 +225,36 @@ class OrderBatch:
         )
         return Placed(order, False, self.fills.setdefault(order.id, []))
 
-    def _reserve_cash(self, order: OrderState) -> tuple[str | None, int | None]:
-        available = self.cash_view[order.party_id]
-        bps = self.instrument.buyer_fee_bps
-        if order.type == "market":
-            amount, budget = available, available * BPS // (BPS + bps)
-            if budget <= 0:
+    def _hold(self, order: OrderState) -> tuple[str | None, int | None]:
+        """Reserve a buy's cash or escrow a sell's units: the rejection reason, or None and a
+        market buy's budget."""
+        if order.side == "buy":
+            reservation = self.risk.reserve_cash(order, self.instrument.buyer_fee_bps)
+            if reservation is None:
                 return "insufficient_funds", None
-        else:
-            assert order.price_fen is not None
-            notional = order.price_fen * order.quantity
-            amount, budget = notional + fee(notional, bps), None
-        if amount > available:
-            return "insufficient_funds", None
-        self.cash_view[order.party_id] = available - amount
-        order.reserved_cash_fen = amount
-        self.cash_ops.append(CashOp("reserve", order.party_id, amount, order.id))
-        return None, budget
+            self.cash_ops.append(reservation)
+            return None, reservation.budget
+        escrow = self.risk.escrow_units(order, self._deliverable)
+        if isinstance(escrow, Shortfall):
+            return escrow.reason, None
+        self.unit_moves.extend(escrow)
+        return None, None
 
-    async def _escrow_units(self, order: OrderState) -> str | None:
-        holdings = self.units_view[order.party_id]
-        today = self.now.date()
-        usable = [
-            h
-            for h in holdings
-            if eligible(h, self.instrument, self.product_type, today)
-            and (order.batch_id is None or h["batch_id"] == order.batch_id)
-        ]
-        if order.batch_id is not None and not usable:
-            return "batch_not_eligible"
-        if sum(h["available"] for h in usable) < order.quantity:
-            return "insufficient_units"
-        remaining, allocation = order.quantity, []
-        for holding in usable:
-            take = min(remaining, holding["available"])
-            if take:
-                holding["available"] -= take
-                allocation.append([holding["batch_id"], take])
-                self.unit_ops.append(
-                    UnitOp(
-                        Owner(holding["batch_id"], order.party_id, "available"),
-                        Owner(holding["batch_id"], order.party_id, "escrowed", hold_ref=order.id),
-                        take,
-                        "order_escrow",
-                        order.id,
-                    )
-                )
-                remaining -= take
-        self.escrow[order.id] = allocation
-        order.escrowed_units = order.quantity
-        return None
+    def _deliverable(self, holding: DeliverableHolding) -> bool:
+        return eligible(holding, self.instrument, self.product_type, self.today)
+
+    async def _cancel(self, command: CancelRequest) -> OrderState:
+        order = await self._order(command.order_id)
+        if order is None or order.party_id != command.caller.party_id:
+            raise NotFound("order not found")
+        if order.instrument != self.symbol:
+            raise NotFound("order not found")
+        if order.status not in OPEN_STATUSES:
+            raise OrderNotOpen(f"order is {order.status}")
+        events = await self._engine(CancelOrder(order.id))
+        if not any(isinstance(e, Cancelled) for e in events):
+            raise OrderNotOpen("order is not resting on the book")
+        return order
 
     async def _engine(self, command: NewOrder | CancelOrder | ExpireOrder) -> list[Event]:
         self.commands.append(command_json(command))
@@ -403,6 +280,47 @@ class OrderBatch:
         elif isinstance(event, Rejected):
             await self._finish(order, "rejected", reason=str(event.reason))
 
+    async def _fill(self, event: Trade) -> None:
+        maker = await self._known_order(event.maker_order_id)
+        taker = await self._known_order(event.taker_order_id)
+        buy, sell = (taker, maker) if event.aggressor_side is Side.BUY else (maker, taker)
+        await self._with_escrow(sell)
+        trade = fill_trade(event, buy, sell, self.symbol, self.now)
+        planned = plan_trade(
+            trade,
+            self.risk.deliver(sell, event.quantity),
+            hold_ref=sell.id,
+            instrument=self.instrument,
+            pending=self.product_type.transfer_requires_approval,
+            fee_party_id=self.platform_id,
+        )
+        self.trades.append(planned)
+        self.unit_moves.extend(planned.deliveries)
+        if planned.cash is not None:
+            self.cash_ops.append(planned.cash)
+        buy.reserved_cash_fen -= planned.buyer_cost
+        self.last_price_fen = event.price
+        await self._filled(maker, event.maker_remaining, trade)
+        await self._filled(taker, event.taker_remaining, trade)
+
+    async def _filled(self, order: OrderState, remaining: int, trade: TradeRow) -> None:
+        order.filled_quantity += trade.quantity
+        order.filled_notional_fen += trade.price_fen * trade.quantity
+        order.remaining_quantity = remaining
+        order.updated_at = self.now
+        self._event(
+            order, "fill", quantity=trade.quantity, price_fen=trade.price_fen, trade_id=trade.id
+        )
+        self.fills.setdefault(order.id, []).append(
+            OrderFill(trade.id, trade.price_fen, trade.quantity)
+        )
+        if remaining == 0:
+            order.status = "filled"
+            self._event(order, "filled")
+            await self._release(order)
+        else:
+            order.status = "partially_filled"
+
     async def _finish(self, order: OrderState, status: str, *, reason: str) -> None:
         """The order ends: release exactly what it still holds."""
         order.status = status
@@ -414,148 +332,63 @@ class OrderBatch:
         await self._release(order)
 
     async def _release(self, order: OrderState) -> None:
-        if order.reserved_cash_fen:
-            self.cash_ops.append(
-                CashOp("release", order.party_id, order.reserved_cash_fen, order.id)
-            )
-            if order.party_id in self.cash_view:
-                self.cash_view[order.party_id] += order.reserved_cash_fen
-            order.reserved_cash_fen = 0
         if order.escrowed_units:
-            for batch_id, quantity in await self._allocation(order):
-                if quantity:
-                    self.unit_ops.append(
-                        UnitOp(
-                            Owner(batch_id, order.party_id, "escrowed", hold_ref=order.id),
-                            Owner(batch_id, order.party_id, "available"),
-                            quantity,
-                            "order_release",
-                            order.id,
-                        )
-                    )
-            self.escrow[order.id] = []
-            order.escrowed_units = 0
-
-    async def _allocation(self, order: OrderState) -> list[list[Any]]:
-        if order.id not in self.escrow:
-            await self._load(order.id)
-        return self.escrow[order.id]
-
-    async def _fill(self, event: Trade) -> None:
-        maker = await self._known_order(event.maker_order_id)
-        taker = await self._known_order(event.taker_order_id)
-        buy, sell = (taker, maker) if event.aggressor_side is Side.BUY else (maker, taker)
-        trade_id = new_id("trd")
-        notional = event.price * event.quantity
-        buyer_fee = fee(notional, self.instrument.buyer_fee_bps)
-        seller_fee = fee(notional, self.instrument.seller_fee_bps)
-        pending = self.product_type.transfer_requires_approval
-        deliveries: list[UnitOp] = []
-        left = event.quantity
-        for part in await self._allocation(sell):
-            take = min(left, part[1])
-            if not take:
-                continue
-            target = (
-                Owner(part[0], sell.party_id, "escrowed", hold_ref=trade_id)
-                if pending
-                else Owner(part[0], buy.party_id, "available")
-            )
-            op = UnitOp(
-                Owner(part[0], sell.party_id, "escrowed", hold_ref=sell.id),
-                target,
-                take,
-                "trade_pending" if pending else "trade",
-                trade_id,
-            )
-            deliveries.append(op)
-            self.unit_ops.append(op)
-            part[1] -= take
-            left -= take
-            if not left:
-                break
-        assert left == 0, "escrow does not cover the fill"
-        cash = None
-        if not pending:
-            cash = CashOp(
-                "settle",
-                buy.party_id,
-                notional,
-                trade_id,
-                settle={
-                    "buyer_id": buy.party_id,
-                    "seller_id": sell.party_id,
-                    "fee_party_id": self.platform_id,
-                    "notional": notional,
-                    "buyer_fee": buyer_fee,
-                    "seller_fee": seller_fee,
-                },
-            )
+            await self._with_escrow(order)
+        cash, units = self.risk.release(order)
+        if cash is not None:
             self.cash_ops.append(cash)
-        buy.reserved_cash_fen -= notional + buyer_fee
-        sell.escrowed_units -= event.quantity
-        self.instrument.last_price_fen = event.price
-        for order, remaining in ((maker, event.maker_remaining), (taker, event.taker_remaining)):
-            order.filled_quantity += event.quantity
-            order.filled_notional_fen += notional
-            order.remaining_quantity = remaining
-            order.updated_at = self.now
-            self._event(
-                order, "fill", quantity=event.quantity, price_fen=event.price, trade_id=trade_id
-            )
-            self.fills.setdefault(order.id, []).append(
-                {"trade_id": trade_id, "price_fen": event.price, "quantity": event.quantity}
-            )
-            if remaining == 0:
-                order.status = "filled"
-                self._event(order, "filled")
-                await self._release(order)
-            else:
-                order.status = "partially_filled"
-        self.trades.append(
-            PendingTrade(
-                row={
-                    "id": trade_id,
-                    "instrument": self.instrument.symbol,
-                    "seq": event.seq,
-                    "kind": "continuous",
-                    "price_fen": event.price,
-                    "quantity": event.quantity,
-                    "buyer_id": buy.party_id,
-                    "seller_id": sell.party_id,
-                    "buy_order_id": buy.id,
-                    "sell_order_id": sell.id,
-                    "maker_order_id": maker.id,
-                    "aggressor_side": event.aggressor_side.value,
-                    "executed_at": self.now,
-                },
-                settlement={
-                    "id": new_id("stl"),
-                    "trade_id": trade_id,
-                    "status": "pending_approval" if pending else "settled",
-                    "cash_amount_fen": notional,
-                    "buyer_fee_fen": buyer_fee,
-                    "seller_fee_fen": seller_fee,
-                    "created_at": self.now,
-                },
-                deliveries=deliveries,
-                cash=cash,
-                product_type=self.instrument.product_type,
+        self.unit_moves.extend(units)
+
+    def _event(
+        self,
+        order: OrderState,
+        kind: str,
+        *,
+        quantity: int | None = None,
+        price_fen: int | None = None,
+        trade_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self.dirty.add(order.id)
+        self.seq += 1
+        self.events.append(
+            OrderEventRow(
+                order.id,
+                self.symbol,
+                self.seq,
+                kind,
+                quantity,
+                price_fen,
+                trade_id,
+                reason,
+                self.now,
             )
         )
 
-    async def _cancel(self, command: CancelRequest) -> OrderState:
-        order = await self._order(command.order_id)
-        if order is None or order.party_id != command.caller.party_id:
-            raise NotFound("order not found")
-        if order.instrument != self.instrument.symbol:
-            raise NotFound("order not found")
-        if order.status not in OPEN_STATUSES:
-            raise OrderNotOpen(f"order is {order.status}")
-        events = await self._engine(CancelOrder(order.id))
-        if not any(isinstance(e, Cancelled) for e in events):
-            raise OrderNotOpen("order is not resting on the book")
+    # orders the prefetch did not bring --------------------------------------------------------
+
+    async def _order(self, order_id: str) -> OrderState | None:
+        if order_id not in self.orders:
+            await self._load(order_id)
+        return self.orders.get(order_id)
+
+    async def _known_order(self, order_id: str) -> OrderState:
+        order = await self._order(order_id)
+        assert order is not None, order_id
         return order
+
+    async def _with_escrow(self, order: OrderState) -> None:
+        if order.id not in self.risk.escrow:
+            await self._load(order.id)
+
+    async def _load(self, order_id: str) -> None:
+        """An order the prefetch did not bring, with what it holds in escrow."""
+        found = await self.db.orders([order_id])
+        for known_id, order in found.orders.items():
+            self.orders.setdefault(known_id, order)
+        for ref, parts in found.escrow.items():
+            self.risk.escrow.setdefault(ref, parts)
+        self.risk.escrow.setdefault(order_id, [])
 
     # apply ----------------------------------------------------------------------------------
 
@@ -564,10 +397,11 @@ class OrderBatch:
         # account, then the log (at commit). The fee account is shared by every instrument, so
         # it is never locked up front: the statement that posts the batch's entries credits it
         # (and locks it) last, and it stays locked only for that, the log append and the commit.
-        await self._apply_units()
-        for op in self.cash_ops:
-            op.entry_id = new_id("jrn")
-        trades, settlements = await self._write_trades()
+        moved = await UnitLedger(self.session).move_many(self.unit_moves)
+        entry_ids = [new_id("jrn") for _ in self.cash_ops]
+        trades, settlements = await self._settle(moved, entry_ids)
+        self.instrument.seq = self.seq
+        self.instrument.last_price_fen = self.last_price_fen
         first_command_seq = self.instrument.command_seq + 1
         self.instrument.command_seq += len(self.commands)
         self.instrument.next_order_seq = self.book.next_order_seq
@@ -587,75 +421,32 @@ class OrderBatch:
                     settlements=settlements,
                 )
             )
-        await self._apply_cash()
+        if self.cash_ops:
+            ledger = CashLedger(self.session)
+            await ledger.lock(*{p for op in self.cash_ops for p in op.parties})
+            await ledger.post_many([op.journal_entry() for op in self.cash_ops], entry_ids)
 
-    async def _apply_cash(self) -> None:
-        if not self.cash_ops:
-            return
-        ledger = CashLedger(self.session)
-        parties = {op.party_id for op in self.cash_ops}
-        for op in self.cash_ops:
-            if op.settle:
-                parties.add(op.settle["seller_id"])
-        await ledger.lock(*parties)  # not the fee party's: see `_apply`
-        entries: list[tuple[str, str, list[Leg]]] = []
-        for op in self.cash_ops:
-            if op.kind == "reserve":
-                entries.append(("order_reserve", op.ref_id, reserve_legs(op.party_id, op.amount)))
-            elif op.kind == "release":
-                entries.append(("order_release", op.ref_id, release_legs(op.party_id, op.amount)))
-            else:
-                assert op.settle is not None
-                entries.append(("trade_settlement", op.ref_id, settlement_legs(**op.settle)))
-        await ledger.post_many(entries, [op.entry_id or "" for op in self.cash_ops])
-
-    async def _apply_units(self) -> None:
-        moved = await UnitLedger(self.session).move_many(
-            [
-                UnitMove(op.source, op.target, op.quantity, op.reason, op.ref_id)
-                for op in self.unit_ops
-            ]
-        )
-        for op, ranges in zip(self.unit_ops, moved, strict=True):
-            op.moved = ranges
-
-    async def _write_trades(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Sign the trades' certificates; the rows are written with the rest of the batch."""
+    async def _settle(
+        self, moved: list[list[SerialRange]], entry_ids: list[str]
+    ) -> tuple[list[TradeRow], list[SettlementRow]]:
+        """The trades' settlement rows, certificates and approvals; the rows are written with
+        the rest of the batch."""
         if not self.trades:
             return [], []
-        rows: list[dict[str, Any]] = []
-        settlements: list[dict[str, Any]] = []
-        approvals: list[Approval] = []
-        for trade in self.trades:
-            trade.settlement["ranges"] = [
-                {"batch_id": op.source.batch_id, "start": r.start, "end": r.end}
-                for op in trade.deliveries
-                for r in op.moved
-            ]
-            trade.settlement["journal_entry_id"] = trade.cash.entry_id if trade.cash else None
-        certificates = await CertificateService(self.session).issue_many(
-            [
-                ("trade", t.row["id"], self.platform_id, trade_facts(t.row, t.settlement))
-                for t in self.trades
-            ]
+        ranges = delivered_ranges(self.unit_moves, moved)
+        entries = {
+            op.trade_id: entry_id
+            for op, entry_id in zip(self.cash_ops, entry_ids, strict=True)
+            if isinstance(op, TradeCash)
+        }
+        settlements = [
+            t.settlement(ranges.get(t.trade.id, []), entries.get(t.trade.id), self.now)
+            for t in self.trades
+        ]
+        trades = await certify(
+            self.session, self.platform_id, [t.trade for t in self.trades], settlements
         )
-        for trade, certificate in zip(self.trades, certificates, strict=True):
-            trade.row["certificate_id"] = certificate.id
-            rows.append(trade.row)
-            settlements.append(trade.settlement)
-            if trade.settlement["status"] == "pending_approval":
-                approvals.append(
-                    Approval(
-                        id=new_id("apv"),
-                        kind="trade",
-                        subject_id=trade.row["id"],
-                        product_type=trade.product_type,
-                        quantity=trade.row["quantity"],
-                        from_party_id=trade.row["seller_id"],
-                        to_party_id=trade.row["buyer_id"],
-                        created_at=self.now,
-                    )
-                )
-        if approvals:
-            self.session.add_all(approvals)
-        return rows, settlements
+        self.session.add_all(
+            approvals_for(trades, settlements, self.instrument.product_type, self.now)
+        )
+        return trades, settlements

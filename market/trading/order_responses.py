@@ -16,7 +16,7 @@ from market.http.idempotency import IdempotencyClaim, StoredResponse, replay_or_
 from market.http.repository import IdempotencyRepository
 from market.kit.errors import DomainError
 from market.kit.time import utcnow
-from market.trading.order_batch import BatchCommand, Placed, PlaceOrder
+from market.trading.batch_commands import BatchCommand, Placed, PlaceOrder
 from market.trading.repository import TradingRepository
 from market.trading.views import order_out
 

@@ -15,10 +15,11 @@ from market.http.idempotency import IdempotencyClaim, StoredResponse
 from market.kit.errors import DatabaseUnavailable, DomainError, NotFound
 from market.kit.time import utcnow
 from market.parties.roles import TRADERS, Caller, require
+from market.trading.batch_commands import CancelRequest, Placed, PlaceOrder
 from market.trading.errors import ExpiryPassed
 from market.trading.models import Order, OrderEvent, OrderState, Settlement, Trade
-from market.trading.order_batch import CancelRequest, Placed, PlaceOrder
 from market.trading.repository import TradingRepository
+from market.trading.rows import OrderFill
 from market.trading.schemas import OrderCreate, OrderOut
 from market.trading.sequencer import Sequencer
 from market.trading.views import order_out
@@ -186,7 +187,7 @@ class OrderQueries:
             cursor=cursor,
         )
 
-    async def fills(self, order_ids: list[str]) -> dict[str, list[dict[str, object]]]:
+    async def fills(self, order_ids: list[str]) -> dict[str, list[OrderFill]]:
         return await self.repo.fills_of(order_ids)
 
     async def trail(self, caller: Caller, order_id: str) -> tuple[Order, list[OrderEvent]]:

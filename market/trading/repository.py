@@ -18,6 +18,7 @@ from market.trading.models import (
     Settlement,
     Trade,
 )
+from market.trading.rows import OrderFill
 
 INSTRUMENTS: Table = Instrument.__table__  # type: ignore[attr-defined]
 ORDERS: Table = Order.__table__  # type: ignore[attr-defined]
@@ -112,7 +113,7 @@ class TradingRepository:
         )
         return list(rows.scalars())
 
-    async def fills_of(self, order_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    async def fills_of(self, order_ids: list[str]) -> dict[str, list[OrderFill]]:
         if not order_ids:
             return {}
         rows = await self.session.execute(
@@ -120,11 +121,9 @@ class TradingRepository:
             .where(EVENTS.c.order_id.in_(order_ids), EVENTS.c.kind == "fill")
             .order_by(EVENTS.c.id)
         )
-        fills: dict[str, list[dict[str, Any]]] = {o: [] for o in order_ids}
+        fills: dict[str, list[OrderFill]] = {o: [] for o in order_ids}
         for r in rows:
-            fills[r.order_id].append(
-                {"trade_id": r.trade_id, "price_fen": r.price_fen, "quantity": r.quantity}
-            )
+            fills[r.order_id].append(OrderFill(r.trade_id, r.price_fen, r.quantity))
         return fills
 
     # trades ---------------------------------------------------------------------------------

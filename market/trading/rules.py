@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from market.registry.models import ProductType
 from market.trading.engine import InstrumentRules
 from market.trading.models import AnyOrder, Instrument
+from market.trading.rows import DeliverableHolding
 
 BPS = 10_000
 
@@ -41,19 +41,18 @@ def precheck(
 
 
 def eligible(
-    holding: dict[str, Any], instrument: Instrument, product_type: ProductType, today: date
+    holding: DeliverableHolding, instrument: Instrument, product_type: ProductType, today: date
 ) -> bool:
-    """Whether a batch (a holding as `BatchRepository.prefetch` returns it) can be delivered
-    into the instrument."""
+    """Whether a holding's batch can be delivered into the instrument."""
     rules = instrument.eligibility
-    if rules.get("vintage_from") is not None and holding["vintage"] < rules["vintage_from"]:
+    if rules.get("vintage_from") is not None and holding.vintage < rules["vintage_from"]:
         return False
-    if rules.get("vintage_to") is not None and holding["vintage"] > rules["vintage_to"]:
+    if rules.get("vintage_to") is not None and holding.vintage > rules["vintage_to"]:
         return False
-    if rules.get("region_prefix") and not str(holding["region_code"]).startswith(
+    if rules.get("region_prefix") and not str(holding.region_code).startswith(
         rules["region_prefix"]
     ):
         return False
-    if rules.get("batch_ids") and holding["batch_id"] not in rules["batch_ids"]:
+    if rules.get("batch_ids") and holding.batch_id not in rules["batch_ids"]:
         return False
-    return not (product_type.expires and holding["period_end"] < today)
+    return not (product_type.expires and holding.period_end < today)

@@ -23,8 +23,10 @@ from market.certification.log_integrator import IntegrationFailed, LogIntegrator
 from market.certification.service import stored_certificate_ids
 from market.db.outage import handled_as_unavailable, is_database_unavailable
 from market.kit.errors import DatabaseUnavailable, DomainError
+from market.registry.errors import InsufficientUnits
+from market.trading.batch_commands import BatchCommand, ExpireDue
 from market.trading.books import BookRegistry
-from market.trading.order_batch import BatchCommand, ExpireDue, OrderBatch, Statics
+from market.trading.order_batch import OrderBatch, Statics
 from market.trading.order_responses import store_order_responses
 
 log = structlog.get_logger()
@@ -190,8 +192,5 @@ NOT_YET_LOGGED = (
 
 
 def _retryable(error: Exception) -> bool:
-    from market.registry.errors import InsufficientUnits
-
-    if isinstance(error, InsufficientUnits | DBAPIError):
-        return True
-    return isinstance(error, DomainError) and error.code == "insufficient_funds"
+    """A stale read: a move the units refused, or a database error (a CHECK, a deadlock)."""
+    return isinstance(error, InsufficientUnits | DBAPIError)

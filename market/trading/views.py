@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from market.kit.money import format_money
 from market.trading.models import AnyOrder, Instrument, Settlement, Trade
+from market.trading.rows import OrderFill
 from market.trading.schemas import (
     FillOut,
     InstrumentOut,
@@ -40,7 +39,7 @@ def instrument_out(instrument: Instrument) -> InstrumentOut:
     )
 
 
-def order_out(order: AnyOrder, fills: list[dict[str, Any]]) -> OrderOut:
+def order_out(order: AnyOrder, fills: list[OrderFill]) -> OrderOut:
     average = None
     if order.filled_quantity:
         average = format_money(
@@ -67,9 +66,7 @@ def order_out(order: AnyOrder, fills: list[dict[str, Any]]) -> OrderOut:
         created_at=order.created_at,
         updated_at=order.updated_at,
         fills=[
-            FillOut(
-                trade_id=f["trade_id"], price=format_money(f["price_fen"]), quantity=f["quantity"]
-            )
+            FillOut(trade_id=f.trade_id, price=format_money(f.price_fen), quantity=f.quantity)
             for f in fills
         ],
     )
