@@ -251,7 +251,7 @@ class OffBookSettlement:
         ledger = CashLedger(self.session)
         parties = {f.buyer_id for f in fills} | {f.seller_id for f in fills}
         parties |= {r.party_id for r in extras.releases}
-        await ledger.lock(*parties)  # not the fee party's: it is credited (and locked) last
+        await ledger.lock(*parties)  # not the fee sub-account: it is credited (and locked) last
         for release in extras.releases:
             await ledger.release(
                 release.party_id, release.amount, kind="bid_release", ref_id=release.ref_id
@@ -272,6 +272,7 @@ class OffBookSettlement:
                     buyer_id=fill.buyer_id,
                     seller_id=fill.seller_id,
                     fee_party_id=platform_id,
+                    fee_instrument=instrument.symbol,
                     notional=notional,
                     buyer_fee=buyer_fee,
                     seller_fee=seller_fee,
