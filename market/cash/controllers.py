@@ -39,8 +39,15 @@ class CashController(Controller):
     async def cash(
         self, caller: CallerOf, db_session: Session, party_id: PartyQuery = None
     ) -> CashOut:
-        owner, balance = await CashService(db_session).cash(caller, party_id)
-        return cash_out(owner, balance)
+        """The party's cash. The platform operator's `available` includes the fees it holds
+        per instrument, broken down in `fees`."""
+        return cash_out(await CashService(db_session).cash(caller, party_id))
+
+    @post("/fees/sweep", status_code=200)
+    async def sweep_fees(self, caller: CallerOf, db_session: Session) -> CashOut:
+        """The operator moves the fees held per instrument into the platform operator's own
+        account (one `fee_sweep` journal entry); the balance stays the same."""
+        return cash_out(await CashService(db_session).sweep_fees(caller))
 
     @get("/deposits/{deposit_id:str}")
     async def get_deposit(

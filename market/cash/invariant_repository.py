@@ -16,11 +16,12 @@ LIMIT 20
 """
 
 CASH_CONSERVED = """
-SELECT accounts, externals, schemes, accounts + externals + schemes AS total
+SELECT accounts, fees, externals, schemes, accounts + fees + externals + schemes AS total
 FROM (SELECT COALESCE(SUM(available + reserved), 0) AS accounts FROM cash_accounts) a,
+     (SELECT COALESCE(SUM(available), 0) AS fees FROM fee_accounts) f,
      (SELECT COALESCE(SUM(balance), 0) AS externals FROM external_accounts) x,
      (SELECT COALESCE(SUM(balance), 0) AS schemes FROM scheme_accounts) s
-WHERE accounts + externals + schemes <> 0
+WHERE accounts + fees + externals + schemes <> 0
 """
 
 # `':' || 'available'`, not `':available'`: text() would read the latter as a bind parameter.
@@ -34,6 +35,8 @@ WITH balances AS (
     SELECT 'external:' || name, balance FROM external_accounts
     UNION ALL
     SELECT 'scheme:' || scheme_id, balance FROM scheme_accounts
+    UNION ALL
+    SELECT 'fee:' || instrument, available FROM fee_accounts
 ),
 sums AS (SELECT account, SUM(amount) AS total FROM postings GROUP BY account)
 SELECT COALESCE(b.account, s.account) AS account, b.balance, s.total AS postings_total
@@ -47,6 +50,8 @@ SELECT party_id, available, reserved FROM cash_accounts
 WHERE available < 0 OR reserved < 0
 UNION ALL
 SELECT 'scheme:' || scheme_id, balance, 0 FROM scheme_accounts WHERE balance < 0
+UNION ALL
+SELECT 'fee:' || instrument, available, 0 FROM fee_accounts WHERE available < 0
 LIMIT 20
 """
 

@@ -7,7 +7,12 @@ one sorted sweep, which serializes every change to a party's cash across all ser
 and keeps concurrent transactions from deadlocking.
 
 Accounts as they appear in postings: `party:{id}:available`, `party:{id}:reserved`,
-`external:bank`, `external:stripe`.
+`fee:{symbol}` (an instrument's part of the platform operator's fee account), `external:bank`,
+`external:stripe`.
+
+The fee account is split per instrument so that settlements on different instruments never wait
+for one shared row: a trade's fees go to its instrument's sub-account, which the posting
+statement creates or updates last, after every party account (themselves locked up front).
 """
 
 from __future__ import annotations
@@ -36,19 +41,28 @@ class CashBalance:
         return self.available + self.reserved
 
 
+def fee_account(instrument: str) -> str:
+    return f"fee:{instrument}"
+
+
 @dataclass(frozen=True, slots=True)
 class Leg:
-    """One posting: `amount` fen into a party's bucket, or into an external account."""
+    """One posting: `amount` fen into a party's bucket, into an instrument's fee sub-account
+    (`fee_instrument`; `party_id` is then the fee account's owner), or into an external
+    account."""
 
     amount: int
     party_id: str | None = None
     bucket: str = "available"
     external: str | None = None
+    fee_instrument: str | None = None
 
     @property
     def account(self) -> str:
         if self.external is not None:
             return f"external:{self.external}"
+        if self.fee_instrument is not None:
+            return fee_account(self.fee_instrument)
         return f"party:{self.party_id}:{self.bucket}"
 
 
@@ -67,17 +81,19 @@ def settlement_legs(
     buyer_id: str,
     seller_id: str,
     fee_party_id: str,
+    fee_instrument: str,
     notional: int,
     buyer_fee: int,
     seller_fee: int,
 ) -> list[Leg]:
-    """Buyer's reserved cash pays the seller (less its fee) and the fee party (both fees)."""
+    """Buyer's reserved cash pays the seller (less its fee) and both fees into the fee party's
+    sub-account for the trade's instrument (`fee:{fee_instrument}`)."""
     if notional <= 0 or buyer_fee < 0 or not 0 <= seller_fee <= notional:
         raise ValueError("a trade needs a positive notional and fees in [0, notional]")
     return [
         Leg(-(notional + buyer_fee), buyer_id, "reserved"),
         Leg(notional - seller_fee, seller_id, "available"),
-        Leg(buyer_fee + seller_fee, fee_party_id, "available"),
+        Leg(buyer_fee + seller_fee, fee_party_id, fee_instrument=fee_instrument),
     ]
 
 
@@ -97,10 +113,9 @@ class CashLedger:
         """Create missing accounts and lock them in party order; the balances stay current as
         this ledger changes them.
 
-        Do not pass the fee party (the platform operator) when settling trades: its account is
-        shared by every instrument and is only ever credited there, so the posting statement
-        locks it itself, after every other lock — held for as short a time as possible, and
-        never waited for while it is held."""
+        Settling a trade does not touch the fee party's own account: fees go to the
+        instrument's fee sub-account, which the posting statement creates or locks itself,
+        after every other lock."""
         if not party_ids:
             return {}
         for party_id, available, reserved in await self.repo.lock_accounts(list(party_ids)):
@@ -111,6 +126,25 @@ class CashLedger:
         """The party's balance as this transaction sees it (zero if it never had cash)."""
         row = await self.repo.read_account(party_id)
         return CashBalance(*row) if row else CashBalance(0, 0)
+
+    async def fee_balances(self) -> dict[str, int]:
+        """What each instrument's fee sub-account holds (the non-zero ones), by symbol."""
+        return dict(await self.repo.fee_balances())
+
+    async def sweep_fees(self, owner_id: str, *, ref_id: str) -> str | None:
+        """Move every fee sub-account's balance into its owner's (the platform operator's)
+        available cash: one balanced entry (`fee_sweep`); None if they hold nothing.
+
+        Locks the owner's account, then the sub-accounts in instrument order: the order a
+        settlement takes them (party accounts, then its fee sub-account), so it waits for the
+        settlements in flight and never deadlocks with them."""
+        await self.lock(owner_id)
+        held = await self.repo.lock_fee_accounts()
+        if not held:
+            return None
+        legs = [Leg(-amount, owner_id, fee_instrument=instrument) for instrument, amount in held]
+        legs.append(Leg(sum(amount for _, amount in held), owner_id, "available"))
+        return await self._post("fee_sweep", ref_id, legs)
 
     async def reserve(self, party_id: str, amount: int, *, kind: str, ref_id: str) -> None:
         """available → reserved. Raises `InsufficientFunds` if available < amount; 0 is a no-op."""
@@ -130,17 +164,20 @@ class CashLedger:
         buyer_id: str,
         seller_id: str,
         fee_party_id: str,
+        fee_instrument: str,
         notional: int,
         buyer_fee: int,
         seller_fee: int,
         ref_id: str,
     ) -> str:
         """Pay for a trade from the buyer's reserved cash: the seller gets the notional less
-        the seller fee, the fee party both fees. One entry (`trade_settlement`); returns its id."""
+        the seller fee, the fee party's sub-account for `fee_instrument` both fees. One entry
+        (`trade_settlement`); returns its id."""
         legs = settlement_legs(
             buyer_id=buyer_id,
             seller_id=seller_id,
             fee_party_id=fee_party_id,
+            fee_instrument=fee_instrument,
             notional=notional,
             buyer_fee=buyer_fee,
             seller_fee=seller_fee,
@@ -169,20 +206,21 @@ class CashLedger:
         self, entries: list[tuple[str, str, list[Leg]]], ids: list[str] | None = None
     ) -> list[str]:
         """Several balanced entries at once: net balance changes, entries and postings in one
-        statement (the order batch's hot path). Party legs only; the accounts must be locked
-        (`lock`), except a party that is only credited (the fee party), which the statement
-        locks itself. A bucket that would go negative makes the database refuse the whole statement
-        (CHECK, raised as `sqlalchemy.exc.IntegrityError`): the caller's transaction fails.
-        `ids` lets the caller name the entries beforehand (to reference them in rows written
-        earlier)."""
+        statement (the order batch's hot path). Party legs and fee credits only; the party
+        accounts must be locked (`lock`); fee sub-accounts are created or locked by the
+        statement itself, last. A bucket that would go negative makes the database refuse the whole
+        statement (CHECK, raised as `sqlalchemy.exc.IntegrityError`): the caller's transaction
+        fails. `ids` lets the caller name the entries beforehand (to reference them in rows
+        written earlier)."""
         ids = list(ids) if ids is not None else [new_id("jrn") for _ in entries]
         kinds: list[str] = []
         refs: list[str] = []
         posting_entries: list[str] = []
         accounts: list[str] = []
-        parties: list[str] = []
+        parties: list[str | None] = []
         amounts: list[int] = []
         net: dict[str, list[int]] = {}
+        fees: dict[str, int] = {}
         for entry_id, (kind, ref_id, legs) in zip(ids, entries, strict=True):
             legs = [leg for leg in legs if leg.amount != 0]
             if not legs or sum(leg.amount for leg in legs) != 0:
@@ -190,16 +228,26 @@ class CashLedger:
             kinds.append(kind)
             refs.append(ref_id)
             for leg in legs:
-                if leg.party_id is None:
-                    raise ValueError("post_many takes party legs only")
-                net.setdefault(leg.party_id, [0, 0])[BUCKETS.index(leg.bucket)] += leg.amount
+                if leg.fee_instrument is not None:
+                    fees[leg.fee_instrument] = fees.get(leg.fee_instrument, 0) + leg.amount
+                elif leg.party_id is None:
+                    raise ValueError("post_many takes party and fee legs only")
+                else:
+                    net.setdefault(leg.party_id, [0, 0])[BUCKETS.index(leg.bucket)] += leg.amount
                 posting_entries.append(entry_id)
                 accounts.append(leg.account)
                 parties.append(leg.party_id)
                 amounts.append(leg.amount)
         deltas = [(p, a, r) for p, (a, r) in sorted(net.items()) if a or r]
+        if any(amount < 0 for amount in fees.values()):
+            raise ValueError("post_many only credits fee sub-accounts")
+        fee_deltas = [(i, amount) for i, amount in sorted(fees.items()) if amount]
         await self.repo.post(
-            deltas, utcnow(), (ids, kinds, refs), (posting_entries, accounts, parties, amounts)
+            deltas,
+            fee_deltas,
+            utcnow(),
+            (ids, kinds, refs),
+            (posting_entries, accounts, parties, amounts),
         )
         for party_id, available, reserved in deltas:
             if party_id in self.locked:
@@ -211,16 +259,20 @@ class CashLedger:
         """Apply the legs to the accounts and record them as one entry; returns its id.
 
         The one debited party is updated first, so a refusal happens before any write; entries
-        debit at most one party (the others are only credited). Zero legs are left out.
+        debit at most one party (the others are only credited). Fee sub-accounts come last
+        (the lock order). Zero legs are left out.
         """
         legs = [leg for leg in legs if leg.amount != 0]
         if not legs or sum(leg.amount for leg in legs) != 0:
             raise ValueError(f"unbalanced or empty journal entry {kind} for {ref_id}")
         deltas: dict[str, list[int]] = {}
         externals: dict[str, int] = {}
+        fees: dict[str, int] = {}
         for leg in legs:
             if leg.external is not None:
                 externals[leg.external] = externals.get(leg.external, 0) + leg.amount
+            elif leg.fee_instrument is not None:
+                fees[leg.fee_instrument] = fees.get(leg.fee_instrument, 0) + leg.amount
             else:
                 assert leg.party_id is not None
                 bucket_deltas = deltas.setdefault(leg.party_id, [0, 0])
@@ -240,6 +292,9 @@ class CashLedger:
         for name in sorted(externals):
             if externals[name]:
                 await self.repo.add_to_external(name, externals[name])
+        for instrument in sorted(fees):
+            if fees[instrument]:
+                await self.repo.add_to_fee_account(instrument, fees[instrument])
         entry_id = new_id("jrn")
         postings: list[dict[str, Any]] = [
             {"account": leg.account, "party_id": leg.party_id, "amount": leg.amount} for leg in legs

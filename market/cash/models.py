@@ -2,8 +2,9 @@
 deposits and withdrawals.
 
 Journal entries and their postings are append-only: a trigger created by the migration refuses
-UPDATE and DELETE on them (`APPEND_ONLY_TABLES`). Account rows are the running balances the
-postings sum to (invariant `cash_balances_match_postings`).
+UPDATE and DELETE on them (`APPEND_ONLY_TABLES`). Account rows (parties', external,
+schemes', the per-instrument fee sub-accounts) are the running balances the postings sum to
+(invariant `cash_balances_match_postings`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,25 @@ class SchemeAccount(SQLModel, table=True):
     balance: int = Field(default=0, sa_column=counter())
 
 
+class FeeAccount(SQLModel, table=True):
+    """One instrument's part of the platform operator's fee account (`fee:{symbol}` in
+    postings): credited by that instrument's settlements only, so instruments never wait for
+    each other's fee row. The operator's fee account is the sum of these (and of the fees its
+    own cash account received before they existed)."""
+
+    __tablename__ = "fee_accounts"
+    __table_args__ = (
+        CheckConstraint("available >= 0", name="non_negative"),
+        # Room on each page for the next version of a row: credits stay HOT updates.
+        {"postgresql_with": {"fillfactor": "50"}},
+    )
+
+    instrument: str = Field(
+        sa_column=Column(String, ForeignKey("instruments.symbol"), primary_key=True)
+    )
+    available: int = Field(default=0, sa_column=counter())
+
+
 class JournalEntry(SQLModel, table=True):
     __tablename__ = "journal_entries"
 
@@ -64,7 +84,9 @@ class JournalEntry(SQLModel, table=True):
 
 
 class Posting(SQLModel, table=True):
-    """One signed leg of a journal entry; an entry's postings sum to zero."""
+    """One signed leg of a journal entry; an entry's postings sum to zero. `party_id` is the
+    party whose money the account is: the party of `party:{id}:…`, the platform operator for a
+    `fee:{symbol}` sub-account, none for external and scheme accounts."""
 
     __tablename__ = "postings"
     __table_args__ = (CheckConstraint("amount <> 0", name="non_zero"),)

@@ -53,14 +53,23 @@ _READ = """
 SELECT party_id, available, reserved FROM cash_accounts WHERE party_id = ANY($1::text[])
 """
 
-# Net balance changes, entries and postings in one statement; returns how many accounts
-# changed (every delta's row must exist). Postings keep their order (ids follow it).
+# Net balance changes (party accounts, then fee sub-accounts: created on first use, in
+# instrument order), entries and postings in one statement; returns how many party accounts
+# changed (every party delta's row must exist). Postings keep their order (ids follow it).
+# The select list runs `balances` before `fees`: a fee sub-account is locked after the party
+# accounts (which the caller has locked anyway) and held until the commit.
 _POST = """
 WITH balances AS (
   UPDATE cash_accounts AS a
   SET available = a.available + d.available, reserved = a.reserved + d.reserved
   FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS d(party_id, available, reserved)
   WHERE a.party_id = d.party_id
+  RETURNING 1
+), fees AS (
+  INSERT INTO fee_accounts AS f (instrument, available)
+  SELECT d.instrument, d.amount FROM unnest($12::text[], $13::bigint[]) AS d(instrument, amount)
+  ORDER BY d.instrument
+  ON CONFLICT (instrument) DO UPDATE SET available = f.available + excluded.available
   RETURNING 1
 ), entries AS (
   INSERT INTO journal_entries (id, kind, ref_id, created_at)
@@ -70,7 +79,27 @@ WITH balances AS (
   INSERT INTO postings (entry_id, account, party_id, amount)
   SELECT * FROM unnest($8::text[], $9::text[], $10::text[], $11::bigint[])
 )
-SELECT count(*) FROM balances
+SELECT (SELECT count(*) FROM balances), (SELECT count(*) FROM fees)
+"""
+
+# A credit creates the instrument's fee sub-account if it has none. A debit (a sweep) only
+# updates: the CHECK applies to the row an INSERT proposes even when it then conflicts.
+_FEE_CREDIT = """
+INSERT INTO fee_accounts AS f (instrument, available) VALUES ($1, $2)
+ON CONFLICT (instrument) DO UPDATE SET available = f.available + excluded.available
+"""
+_FEE_DEBIT = "UPDATE fee_accounts SET available = available + $2 WHERE instrument = $1"
+
+# The fee sub-accounts that hold something, locked in instrument order; FOR NO KEY UPDATE
+# returns the latest version of a row a settlement changed while this waited for it.
+_LOCK_FEES = """
+SELECT instrument, available FROM fee_accounts WHERE available > 0
+ORDER BY instrument
+FOR NO KEY UPDATE
+"""
+
+_FEE_BALANCES = """
+SELECT instrument, available FROM fee_accounts WHERE available <> 0 ORDER BY instrument
 """
 
 _DEBIT = """
@@ -163,21 +192,39 @@ class CashRepository(Repository):
         connection = await raw_connection(self.session)
         await connection.execute(_EXTERNAL, name, delta)
 
+    async def add_to_fee_account(self, instrument: str, delta: int) -> None:
+        """Add the signed delta to the instrument's fee sub-account (a credit creates it);
+        the CHECK refuses a debit beyond its balance."""
+        connection = await raw_connection(self.session)
+        await connection.execute(_FEE_CREDIT if delta > 0 else _FEE_DEBIT, instrument, delta)
+
+    async def lock_fee_accounts(self) -> list[tuple[str, int]]:
+        """Lock the fee sub-accounts that hold something, in instrument order: (symbol, fen)."""
+        connection = await raw_connection(self.session)
+        return [(r[0], r[1]) for r in await connection.fetch(_LOCK_FEES)]
+
+    async def fee_balances(self) -> list[tuple[str, int]]:
+        """The fee sub-accounts that hold something, in instrument order: (symbol, fen)."""
+        connection = await raw_connection(self.session)
+        return [(r[0], r[1]) for r in await connection.fetch(_FEE_BALANCES)]
+
     # journal --------------------------------------------------------------------------------
 
     async def post(
         self,
         deltas: list[tuple[str, int, int]],
+        fee_deltas: list[tuple[str, int]],
         at: datetime,
         entries: tuple[list[str], list[str], list[str]],
-        postings: tuple[list[str], list[str], list[str], list[int]],
+        postings: tuple[list[str], list[str], list[str | None], list[int]],
     ) -> None:
-        """Add (party, Δavailable, Δreserved) to existing accounts and record the entries
-        (ids, kinds, ref ids) and their postings (entry ids, accounts, parties, amounts), all
-        in one statement.
+        """Add (party, Δavailable, Δreserved) to existing accounts and (instrument, Δ) to fee
+        sub-accounts (created if missing), and record the entries (ids, kinds, ref ids) and
+        their postings (entry ids, accounts, parties, amounts), all in one statement.
 
         The CHECK constraints refuse any bucket going below zero, failing the whole statement
-        (the caller turns that into a retry); rows must exist (`lock_accounts` creates them).
+        (the caller turns that into a retry); party rows must exist (`lock_accounts` creates
+        them).
         """
         if not entries[0]:
             return
@@ -190,6 +237,8 @@ class CashRepository(Repository):
             at,
             *entries,
             *postings,
+            [d[0] for d in fee_deltas],
+            [d[1] for d in fee_deltas],
         )
         if changed != len(deltas):
             raise RuntimeError(f"{len(deltas) - changed} cash accounts to change do not exist")
@@ -199,6 +248,7 @@ class CashRepository(Repository):
     ) -> None:
         """One journal entry with its postings (balances are changed by the caller)."""
         await self.post(
+            [],
             [],
             at,
             ([entry_id], [kind], [ref_id]),

@@ -51,12 +51,27 @@ class WithdrawalFailed(Input):
     reason: Reference | None = None
 
 
+class FeeAccountOut(Output):
+    instrument: str
+    amount: str
+
+
+class FeesOut(Output):
+    """The fees the platform operator holds per instrument, not yet swept into its own account
+    (`total` is part of its `available`)."""
+
+    total: str
+    by_instrument: list[FeeAccountOut]
+
+
 class CashOut(Output):
     party_id: str
     currency: str = "CNY"
     available: str
     reserved: str
     total: str
+    # Only the platform operator's cash has this breakdown (null for every other party).
+    fees: FeesOut | None = None
 
 
 class DepositOut(Output):

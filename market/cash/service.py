@@ -6,6 +6,7 @@ reserve, release or settle, all in the caller's transaction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,10 +26,20 @@ from market.parties.roles import TRADERS, Caller, require
 from market.parties.service import PartyService
 from market.registry.errors import UnknownParty
 
-__all__ = ["CashBalance", "CashLedger", "CashService", "InsufficientFunds"]
+__all__ = ["CashBalance", "CashLedger", "CashService", "InsufficientFunds", "PartyCash"]
 
 OFFLINE_BANK = "bank"
 STRIPE = "stripe"
+
+
+@dataclass(frozen=True, slots=True)
+class PartyCash:
+    """A party's cash as it reads it. For the platform operator, `balance.available` includes
+    the fee sub-accounts, listed in `fees` (fen by instrument); None for every other party."""
+
+    party_id: str
+    balance: CashBalance
+    fees: dict[str, int] | None = None
 
 
 class CashService:
@@ -44,12 +55,30 @@ class CashService:
             raise NotFound("party not found")
         return party_id
 
-    async def cash(self, caller: Caller, party_id: str | None) -> tuple[str, CashBalance]:
-        """A party's balance: its own, or any party's for the operator and regulators."""
+    async def cash(self, caller: Caller, party_id: str | None) -> PartyCash:
+        """A party's balance: its own, or any party's for the operator and regulators. The
+        platform operator owns the fee account: its available cash is its own account plus
+        every instrument's fee sub-account."""
         party_id = self._visible_party(caller, party_id)
         if party_id != caller.party_id and await self.parties.get(party_id) is None:
             raise NotFound("party not found")
-        return party_id, await self.ledger.balance(party_id)
+        balance = await self.ledger.balance(party_id)
+        if party_id != await self.party_service.platform_party_id():
+            return PartyCash(party_id, balance)
+        fees = await self.ledger.fee_balances()
+        available = balance.available + sum(fees.values())
+        return PartyCash(party_id, CashBalance(available, balance.reserved), fees)
+
+    async def sweep_fees(self, caller: Caller) -> PartyCash:
+        """An operator moves the fees held per instrument into the platform operator's own
+        account (one `fee_sweep` entry) and reads its cash: the same balance, `fees` empty
+        (unless a trade has settled since)."""
+        require(caller, "operator")
+        platform = await self.party_service.platform_party_id()
+        if platform is None:
+            raise NotFound("no platform operator")
+        await self.ledger.sweep_fees(platform, ref_id=new_id("fsw"))
+        return await self.cash(caller, platform)
 
     # deposits -------------------------------------------------------------------------------
 

@@ -4,18 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from market.cash.ledger import CashBalance
 from market.cash.models import Deposit, Withdrawal
-from market.cash.schemas import CashOut, DepositOut, EntryOut, PostingOut, WithdrawalOut
+from market.cash.schemas import (
+    CashOut,
+    DepositOut,
+    EntryOut,
+    FeeAccountOut,
+    FeesOut,
+    PostingOut,
+    WithdrawalOut,
+)
+from market.cash.service import PartyCash
 from market.kit.money import format_money
 
 
-def cash_out(party_id: str, balance: CashBalance) -> CashOut:
+def cash_out(cash: PartyCash) -> CashOut:
+    fees = None
+    if cash.fees is not None:
+        fees = FeesOut(
+            total=format_money(sum(cash.fees.values())),
+            by_instrument=[
+                FeeAccountOut(instrument=instrument, amount=format_money(amount))
+                for instrument, amount in sorted(cash.fees.items())
+            ],
+        )
     return CashOut(
-        party_id=party_id,
-        available=format_money(balance.available),
-        reserved=format_money(balance.reserved),
-        total=format_money(balance.total),
+        party_id=cash.party_id,
+        available=format_money(cash.balance.available),
+        reserved=format_money(cash.balance.reserved),
+        total=format_money(cash.balance.total),
+        fees=fees,
     )
 
 

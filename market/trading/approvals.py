@@ -1,7 +1,8 @@
 """A regulator's decision on a trade that settled into `pending_approval`.
 
-Approving delivers the escrowed serials to the buyer and pays the seller and the fee account;
-rejecting returns the serials to the seller and the reserved cash to the buyer, exactly.
+Approving delivers the escrowed serials to the buyer and pays the seller and the instrument's fee
+sub-account; rejecting returns the serials to the seller and the reserved cash to the buyer,
+exactly.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ async def decide_trade(session: AsyncSession, trade_id: str, approve: bool) -> N
             for batch_id in sorted(per_batch)
         ]
     )
-    # Holdings first, then cash: the lock order every transaction follows. The fee account is
-    # locked last, by the credit itself (see `CashLedger.lock`).
+    # Holdings first, then cash: the lock order every transaction follows. The instrument's fee
+    # sub-account is locked last, by the credit itself (see `CashLedger.lock`).
     ledger = CashLedger(session)
     await ledger.lock(trade.buyer_id, trade.seller_id)
     total = settlement.cash_amount_fen + settlement.buyer_fee_fen
@@ -51,6 +52,7 @@ async def decide_trade(session: AsyncSession, trade_id: str, approve: bool) -> N
             buyer_id=trade.buyer_id,
             seller_id=trade.seller_id,
             fee_party_id=platform,
+            fee_instrument=trade.instrument,
             notional=settlement.cash_amount_fen,
             buyer_fee=settlement.buyer_fee_fen,
             seller_fee=settlement.seller_fee_fen,

@@ -220,7 +220,7 @@ class OffBookSettlement:
         ledger = CashLedger(self.session)
         parties = {f.buyer_id for f in fills} | {f.seller_id for f in fills}
         parties |= {r.party_id for r in extras.releases}
-        await ledger.lock(*parties)  # not the fee party's: it is credited (and locked) last
+        await ledger.lock(*parties)  # not the fee sub-account: it is credited (and locked) last
         for release in extras.releases:
             await ledger.release(
                 release.party_id, release.amount, kind="bid_release", ref_id=release.ref_id
@@ -238,6 +238,7 @@ class OffBookSettlement:
                     buyer_id=trade.cash.buyer_id,
                     seller_id=trade.cash.seller_id,
                     fee_party_id=trade.cash.fee_party_id,
+                    fee_instrument=trade.cash.fee_instrument,
                     notional=trade.cash.notional,
                     buyer_fee=trade.cash.buyer_fee,
                     seller_fee=trade.cash.seller_fee,

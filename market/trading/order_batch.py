@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.cash.ledger import CashLedger
 from market.certification.service import CertificateService
@@ -79,8 +79,7 @@ class Statics:
     """What a process may remember across batches: the product-type catalog and the platform
     party (neither changes while the server runs)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self.sessions = sessions
+    def __init__(self) -> None:
         self.product_types: dict[str, ProductType] = {}
         self.platform_id: str | None = None
 
@@ -93,14 +92,10 @@ class Statics:
         return found
 
     async def platform(self, session: AsyncSession) -> str:
-        """The platform party, whose cash account (the fee account) surely exists: batches
-        credit it without locking it first (see `OrderBatch._apply`)."""
+        """The platform party: it signs the trades and owns the fee account (whose
+        per-instrument sub-accounts the posting statement creates as needed)."""
         if self.platform_id is None:
-            platform_id = await CertificateService(session).platform_party_id()
-            async with self.sessions() as own:  # committed whatever the batch does
-                await CashLedger(own).lock(platform_id)
-                await own.commit()
-            self.platform_id = platform_id
+            self.platform_id = await CertificateService(session).platform_party_id()
         return self.platform_id
 
 
@@ -394,9 +389,9 @@ class OrderBatch:
 
     async def _apply(self) -> None:
         # Lock order everywhere: holdings, then the traders' cash accounts, then the fee
-        # account, then the log (at commit). The fee account is shared by every instrument, so
-        # it is never locked up front: the statement that posts the batch's entries credits it
-        # (and locks it) last, and it stays locked only for that, the log append and the commit.
+        # sub-account, then the log (at commit). The fee sub-account is this instrument's own
+        # (no other instrument's batch waits for it); the statement that posts the batch's
+        # entries credits it (and locks it) last.
         moved = await UnitLedger(self.session).move_many(self.unit_moves)
         entry_ids = [new_id("jrn") for _ in self.cash_ops]
         trades, settlements = await self._settle(moved, entry_ids)

@@ -45,7 +45,7 @@ class Sequencer:
         self.engine = engine
         self.integrator = integrator
         self.books = BookRegistry()
-        self.statics = Statics(session_factory)
+        self.statics = Statics()
         self._queues: dict[str, asyncio.Queue[tuple[BatchCommand, asyncio.Future[object]]]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._deliveries: set[asyncio.Task[None]] = set()

@@ -48,13 +48,14 @@ class TradeCash:
     buyer_id: str
     seller_id: str
     fee_party_id: str
+    fee_instrument: str  # the fees go to this instrument's fee sub-account
     notional: int
     buyer_fee: int
     seller_fee: int
 
     @property
     def parties(self) -> tuple[str, ...]:
-        """The accounts to lock first: not the fee party's (`CashLedger.lock` says why)."""
+        """The accounts to lock first: not the fee sub-account (`CashLedger.lock` says why)."""
         return (self.buyer_id, self.seller_id)
 
     def journal_entry(self) -> tuple[str, str, list[Leg]]:
@@ -62,6 +63,7 @@ class TradeCash:
             buyer_id=self.buyer_id,
             seller_id=self.seller_id,
             fee_party_id=self.fee_party_id,
+            fee_instrument=self.fee_instrument,
             notional=self.notional,
             buyer_fee=self.buyer_fee,
             seller_fee=self.seller_fee,
@@ -156,6 +158,7 @@ def plan_trade(
             buyer_id=trade.buyer_id,
             seller_id=trade.seller_id,
             fee_party_id=fee_party_id,
+            fee_instrument=instrument.symbol,
             notional=notional,
             buyer_fee=buyer_fee,
             seller_fee=seller_fee,

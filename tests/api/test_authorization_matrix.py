@@ -170,6 +170,7 @@ EXPECT: dict[tuple[str, str], Spec] = {
         OPERATOR, body={"account_id": "acct_1ABCDEFGHIJKLMNO"}, other="party", sees=OPERATOR,
         own=None),
     ("GET", "/v1/ledger/entries"): spec(ANY, other="party_query", sees=REGULATOR),
+    ("POST", "/v1/fees/sweep"): spec(OPERATOR),
     ("POST", "/v1/webhooks/stripe"): spec(PUBLIC),
     # Trading.
     ("GET", "/v1/instruments"): spec(PUBLIC),

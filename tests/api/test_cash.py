@@ -94,7 +94,7 @@ class TestDeposits:
         cash = await cash_of(party)
         assert cash == {
             "party_id": party.id, "currency": "CNY", "available": "52.00", "reserved": "0.00",
-            "total": "52.00",
+            "total": "52.00", "fees": None,
         }  # fmt: skip
         await deposit(operator, party, "0.01")
         assert balances(await cash_of(party)) == ("52.01", "0.00", "52.01")

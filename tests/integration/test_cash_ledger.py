@@ -20,8 +20,10 @@ from market.db.engine import create_engine, session_factory
 from market.kit.time import utcnow
 from market.parties.credit_code import complete_credit_code
 from market.parties.models import Party
+from market.trading.models import Instrument
 
 MakeParties = Callable[[int], Awaitable[list[str]]]
+MakeInstruments = Callable[[int], Awaitable[list[str]]]
 
 
 @pytest.fixture
@@ -62,6 +64,38 @@ async def make_parties(sessions: Callable[[], AsyncSession]) -> AsyncIterator[Ma
                 await ledger.release(
                     party_id, balance.reserved, kind="test_cleanup", ref_id=party_id
                 )
+
+
+@pytest.fixture
+async def make_instruments(sessions: Callable[[], AsyncSession]) -> MakeInstruments:
+    """Bare instrument rows: what a fee sub-account needs (its key references one)."""
+
+    async def make(count: int) -> list[str]:
+        symbols = [f"FEE{secrets.token_hex(5).upper()}" for _ in range(count)]
+        async with sessions() as session, session.begin():
+            for symbol in symbols:
+                session.add(
+                    Instrument(
+                        symbol=symbol,
+                        product_type="CARBON_SINK",
+                        eligibility={},
+                        tick_size_fen=1,
+                        lot_size=1,
+                        reference_price_fen=50_00,
+                        price_band_bps=1000,
+                        buyer_fee_bps=0,
+                        seller_fee_bps=0,
+                        created_at=utcnow(),
+                    )
+                )
+        return symbols
+
+    return make
+
+
+async def fee_balances(sessions: Callable[[], AsyncSession]) -> dict[str, int]:
+    async with sessions() as session:
+        return await CashLedger(session).fee_balances()
 
 
 @pytest.fixture(autouse=True)
@@ -198,9 +232,13 @@ class TestInsufficientFunds:
 
 class TestSettleTrade:
     async def test_one_balanced_entry_pays_seller_and_fees(
-        self, sessions: Callable[[], AsyncSession], make_parties: MakeParties
+        self,
+        sessions: Callable[[], AsyncSession],
+        make_parties: MakeParties,
+        make_instruments: MakeInstruments,
     ) -> None:
         buyer, seller, fees = await make_parties(3)
+        (symbol,) = await make_instruments(1)
         await fund(sessions, buyer, 1_000_00)
         async with sessions() as session, session.begin():
             ledger = CashLedger(session)
@@ -210,6 +248,7 @@ class TestSettleTrade:
                 buyer_id=buyer,
                 seller_id=seller,
                 fee_party_id=fees,
+                fee_instrument=symbol,
                 notional=520_00,
                 buyer_fee=1_56,
                 seller_fee=1_04,
@@ -218,22 +257,34 @@ class TestSettleTrade:
             assert await postings_of(session, entry_id) == [
                 (f"party:{buyer}:reserved", -521_56),
                 (f"party:{seller}:available", 518_96),
-                (f"party:{fees}:available", 2_60),
+                (f"fee:{symbol}", 2_60),
             ]
             (entry,) = await entries_for(session, "trd_1")
             assert (entry.id, entry.kind) == (entry_id, "trade_settlement")
+            # The fee account's owner is named on its postings; its own account is untouched.
+            owners = await session.execute(
+                select(Posting.party_id).where(  # type: ignore[call-overload]
+                    Posting.entry_id == entry_id, Posting.account == f"fee:{symbol}"
+                )
+            )
+            assert list(owners.scalars()) == [fees]
             assert locked == {
                 buyer: CashBalance(470_00, 8_44),
                 seller: CashBalance(518_96, 0),
-                fees: CashBalance(2_60, 0),
+                fees: CashBalance(0, 0),
             }
             for party, expected in locked.items():
                 assert await ledger.balance(party) == expected
+        assert (await fee_balances(sessions))[symbol] == 2_60
 
     async def test_fee_party_may_be_the_seller(
-        self, sessions: Callable[[], AsyncSession], make_parties: MakeParties
+        self,
+        sessions: Callable[[], AsyncSession],
+        make_parties: MakeParties,
+        make_instruments: MakeInstruments,
     ) -> None:
         buyer, seller = await make_parties(2)
+        (symbol,) = await make_instruments(1)
         await fund(sessions, buyer, 100_00)
         async with sessions() as session, session.begin():
             ledger = CashLedger(session)
@@ -243,6 +294,7 @@ class TestSettleTrade:
                 buyer_id=buyer,
                 seller_id=seller,
                 fee_party_id=seller,
+                fee_instrument=symbol,
                 notional=90_00,
                 buyer_fee=1_00,
                 seller_fee=2_00,
@@ -251,15 +303,20 @@ class TestSettleTrade:
             assert await postings_of(session, entry_id) == [
                 (f"party:{buyer}:reserved", -91_00),
                 (f"party:{seller}:available", 88_00),
-                (f"party:{seller}:available", 3_00),
+                (f"fee:{symbol}", 3_00),
             ]
-            assert await ledger.balance(seller) == CashBalance(91_00, 0)
+            assert await ledger.balance(seller) == CashBalance(88_00, 0)
             assert await ledger.balance(buyer) == CashBalance(0, 9_00)
+        assert (await fee_balances(sessions))[symbol] == 3_00
 
     async def test_zero_fees_leave_no_fee_posting(
-        self, sessions: Callable[[], AsyncSession], make_parties: MakeParties
+        self,
+        sessions: Callable[[], AsyncSession],
+        make_parties: MakeParties,
+        make_instruments: MakeInstruments,
     ) -> None:
         buyer, seller, fees = await make_parties(3)
+        (symbol,) = await make_instruments(1)
         await fund(sessions, buyer, 10_00)
         async with sessions() as session, session.begin():
             ledger = CashLedger(session)
@@ -269,6 +326,7 @@ class TestSettleTrade:
                 buyer_id=buyer,
                 seller_id=seller,
                 fee_party_id=fees,
+                fee_instrument=symbol,
                 notional=10_00,
                 buyer_fee=0,
                 seller_fee=0,
@@ -278,11 +336,16 @@ class TestSettleTrade:
                 (f"party:{buyer}:reserved", -10_00),
                 (f"party:{seller}:available", 10_00),
             ]
+        assert symbol not in await fee_balances(sessions)
 
     async def test_short_reservation_settles_nothing(
-        self, sessions: Callable[[], AsyncSession], make_parties: MakeParties
+        self,
+        sessions: Callable[[], AsyncSession],
+        make_parties: MakeParties,
+        make_instruments: MakeInstruments,
     ) -> None:
         buyer, seller, fees = await make_parties(3)
+        (symbol,) = await make_instruments(1)
         await fund(sessions, buyer, 10_00)
         async with sessions() as session, session.begin():
             ledger = CashLedger(session)
@@ -293,6 +356,7 @@ class TestSettleTrade:
                     buyer_id=buyer,
                     seller_id=seller,
                     fee_party_id=fees,
+                    fee_instrument=symbol,
                     notional=10_00,
                     buyer_fee=1,
                     seller_fee=0,
@@ -302,6 +366,7 @@ class TestSettleTrade:
             assert await ledger.balance(buyer) == CashBalance(0, 10_00)
             assert await ledger.balance(seller) == CashBalance(0, 0)
             assert await ledger.balance(fees) == CashBalance(0, 0)
+            assert symbol not in await ledger.fee_balances()
 
 
 class TestConcurrency:
