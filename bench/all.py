@@ -20,6 +20,8 @@ FULL = [
     ["merkle.py"],
     ["certificates.py"],
     ["e2e.py"],
+    ["request_overhead.py"],
+    ["profile_writes.py", "--workload", "orders", "--no-py-spy"],
     ["compensation.py"],
 ]
 QUICK = [
@@ -28,6 +30,8 @@ QUICK = [
     ["merkle.py", "--leaves", "100000"],
     ["certificates.py", "--leaves", "10000", "--seconds", "3", "--samples", "100"],
     ["e2e.py", "--seconds", "3"],
+    ["request_overhead.py", "--requests", "800"],
+    ["profile_writes.py", "--workload", "orders", "--no-py-spy", "--seconds", "3"],
     ["compensation.py", "--assets", "1000"],
 ]
 
