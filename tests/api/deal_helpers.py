@@ -19,8 +19,10 @@ def expect(response: Any, status: int, code: str | None = None) -> dict[str, Any
 
 
 def fen(amount: str) -> int:
-    whole, frac = amount.split(".")
-    return int(whole) * 100 + int(frac)
+    """A money string ("-0.50", "12.34") in fen, with its sign."""
+    sign = -1 if amount.startswith("-") else 1
+    whole, frac = amount.removeprefix("-").split(".")
+    return sign * (int(whole) * 100 + int(frac))
 
 
 def at(seconds: float) -> str:
