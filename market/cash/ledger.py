@@ -1,10 +1,17 @@
 """The double-entry cash ledger: the one place account balances change.
 
-Every change is one balanced journal entry (its postings sum to zero) plus one guarded UPDATE per
-account it touches, so a bucket can never go below zero even without a prior lock (the CHECK
-constraints back this up). Callers lock the accounts involved first with `CashLedger.lock`, in
-one sorted sweep, which serializes every change to a party's cash across all server processes
-and keeps concurrent transactions from deadlocking.
+Every movement of value (a deposit, a payout, a trade's settlement, a fee sweep) is one
+balanced journal entry (its postings sum to zero) plus one guarded UPDATE per account it
+touches, so a bucket can never go below zero even without a prior lock (the CHECK constraints
+back this up). A *hold* — cash set aside behind an order, a bid, a withdrawal or a pending
+settlement (available → reserved), or given back (reserved → available) — moves no value: it
+changes the party's two buckets in one guarded UPDATE and writes no journal entry. So a party's
+total (available + reserved) equals the sum of the postings to its two bucket accounts, and
+what is reserved equals what its open holds say (DOMAIN.md invariants 3 and 5).
+
+Callers lock the accounts involved first with `CashLedger.lock`, in one sorted sweep, which
+serializes every change to a party's cash across all server processes and keeps concurrent
+transactions from deadlocking.
 
 Accounts as they appear in postings: `party:{id}:available`, `party:{id}:reserved`,
 `fee:{symbol}` (an instrument's part of the platform operator's fee account), `external:bank`,
@@ -66,14 +73,13 @@ class Leg:
         return f"party:{self.party_id}:{self.bucket}"
 
 
-def reserve_legs(party_id: str, amount: int) -> list[Leg]:
-    """available → reserved."""
-    return [Leg(-amount, party_id, "available"), Leg(amount, party_id, "reserved")]
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """`amount` fen of a party's cash set aside (available → reserved) or, negative, given
+    back (reserved → available): a change of bucket, not a journal entry."""
 
-
-def release_legs(party_id: str, amount: int) -> list[Leg]:
-    """reserved → available."""
-    return [Leg(-amount, party_id, "reserved"), Leg(amount, party_id, "available")]
+    party_id: str
+    amount: int
 
 
 def settlement_legs(
@@ -98,7 +104,8 @@ def settlement_legs(
 
 
 class CashLedger:
-    """Reserve, release, settle, fund and pay out cash, each as one balanced journal entry.
+    """Reserve and release cash (holds: no journal entry); settle, fund and pay out cash (each
+    one balanced journal entry).
 
     Every method expects the caller to have locked the parties' accounts with `lock` in the
     same transaction; without it they stay correct (guarded updates) but may deadlock.
@@ -146,17 +153,15 @@ class CashLedger:
         legs.append(Leg(sum(amount for _, amount in held), owner_id, "available"))
         return await self._post("fee_sweep", ref_id, legs)
 
-    async def reserve(self, party_id: str, amount: int, *, kind: str, ref_id: str) -> None:
-        """available → reserved. Raises `InsufficientFunds` if available < amount; 0 is a no-op."""
-        if _non_negative(amount) == 0:
-            return
-        await self._post(kind, ref_id, reserve_legs(party_id, amount))
+    async def reserve(self, party_id: str, amount: int) -> None:
+        """A hold: available → reserved, no journal entry. Raises `InsufficientFunds` if
+        available < amount; 0 is a no-op."""
+        await self._hold(party_id, _non_negative(amount))
 
-    async def release(self, party_id: str, amount: int, *, kind: str, ref_id: str) -> None:
-        """reserved → available. Raises `InsufficientFunds` if reserved < amount; 0 is a no-op."""
-        if _non_negative(amount) == 0:
-            return
-        await self._post(kind, ref_id, release_legs(party_id, amount))
+    async def release(self, party_id: str, amount: int) -> None:
+        """A hold given back: reserved → available, no journal entry. Raises
+        `InsufficientFunds` if reserved < amount; 0 is a no-op."""
+        await self._hold(party_id, -_non_negative(amount))
 
     async def settle_trade(
         self,
@@ -203,15 +208,18 @@ class CashLedger:
         )
 
     async def post_many(
-        self, entries: list[tuple[str, str, list[Leg]]], ids: list[str] | None = None
+        self,
+        entries: list[tuple[str, str, list[Leg]]],
+        ids: list[str] | None = None,
+        holds: list[Hold] | None = None,
     ) -> list[str]:
-        """Several balanced entries at once: net balance changes, entries and postings in one
-        statement (the order batch's hot path). Party legs and fee credits only; the party
-        accounts must be locked (`lock`); fee sub-accounts are created or locked by the
-        statement itself, last. A bucket that would go negative makes the database refuse the whole
-        statement (CHECK, raised as `sqlalchemy.exc.IntegrityError`): the caller's transaction
-        fails. `ids` lets the caller name the entries beforehand (to reference them in rows
-        written earlier)."""
+        """Several balanced entries and holds at once: net balance changes, entries and
+        postings in one statement (the order batch's hot path). Party legs and fee credits
+        only; the party accounts must be locked (`lock`); fee sub-accounts are created or
+        locked by the statement itself, last. A bucket that would go negative makes the
+        database refuse the whole statement (CHECK, raised as
+        `sqlalchemy.exc.IntegrityError`): the caller's transaction fails. `ids` lets the caller
+        name the entries beforehand (to reference them in rows written earlier)."""
         ids = list(ids) if ids is not None else [new_id("jrn") for _ in entries]
         kinds: list[str] = []
         refs: list[str] = []
@@ -220,6 +228,10 @@ class CashLedger:
         parties: list[str | None] = []
         amounts: list[int] = []
         net: dict[str, list[int]] = {}
+        for hold in holds or []:
+            bucket_deltas = net.setdefault(hold.party_id, [0, 0])
+            bucket_deltas[0] -= hold.amount
+            bucket_deltas[1] += hold.amount
         fees: dict[str, int] = {}
         for entry_id, (kind, ref_id, legs) in zip(ids, entries, strict=True):
             legs = [leg for leg in legs if leg.amount != 0]
@@ -254,6 +266,15 @@ class CashLedger:
                 self.locked[party_id].available += available
                 self.locked[party_id].reserved += reserved
         return ids
+
+    async def _hold(self, party_id: str, amount: int) -> None:
+        """Move `amount` from available to reserved (negative: back), guarded, no entry."""
+        if amount == 0:
+            return
+        row = await self.repo.debit(party_id, -amount, amount)
+        if row is None:
+            await self._refuse(party_id, -amount, amount)
+        self._track(party_id, row)
 
     async def _post(self, kind: str, ref_id: str, legs: list[Leg]) -> str:
         """Apply the legs to the accounts and record them as one entry; returns its id.

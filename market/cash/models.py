@@ -4,7 +4,8 @@ deposits and withdrawals.
 Journal entries and their postings are append-only: a trigger created by the migration refuses
 UPDATE and DELETE on them (`APPEND_ONLY_TABLES`). Account rows (parties', external,
 schemes', the per-instrument fee sub-accounts) are the running balances the postings sum to
-(invariant `cash_balances_match_postings`).
+(invariant `cash_balances_match_postings`); for a party, its total: a hold moves cash between
+its two buckets without an entry (`market.cash.ledger`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ APPEND_ONLY_TABLES = ("journal_entries", "postings")
 
 
 class CashAccount(SQLModel, table=True):
-    """A party's cash: `available` to spend or withdraw, `reserved` behind orders/withdrawals."""
+    """A party's cash: `available` to spend or withdraw, `reserved` held behind its open
+    orders, bids, pending settlements and withdrawals."""
 
     __tablename__ = "cash_accounts"
     __table_args__ = (CheckConstraint("available >= 0 AND reserved >= 0", name="non_negative"),)

@@ -220,13 +220,14 @@ class CashRepository(Repository):
     ) -> None:
         """Add (party, Δavailable, Δreserved) to existing accounts and (instrument, Δ) to fee
         sub-accounts (created if missing), and record the entries (ids, kinds, ref ids) and
-        their postings (entry ids, accounts, parties, amounts), all in one statement.
+        their postings (entry ids, accounts, parties, amounts), all in one statement. Holds
+        are balance changes without entries.
 
         The CHECK constraints refuse any bucket going below zero, failing the whole statement
         (the caller turns that into a retry); party rows must exist (`lock_accounts` creates
         them).
         """
-        if not entries[0]:
+        if not entries[0] and not deltas and not fee_deltas:
             return
         connection = await raw_connection(self.session)
         changed = await connection.fetchval(

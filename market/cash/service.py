@@ -189,7 +189,8 @@ class CashService:
     # withdrawals ----------------------------------------------------------------------------
 
     async def withdraw(self, caller: Caller, data: WithdrawalCreate) -> Withdrawal:
-        """Reserve the amount until the operator marks it paid (or the owner cancels)."""
+        """Reserve the amount (a hold: no journal entry) until the operator marks it paid
+        (one `withdrawal_paid` entry) or failed, or the owner cancels (the hold is released)."""
         require(caller, *TRADERS)
         await self.party_service.require_active(caller)
         withdrawal = Withdrawal(
@@ -200,9 +201,7 @@ class CashService:
             created_at=utcnow(),
         )
         await self.ledger.lock(caller.party_id)
-        await self.ledger.reserve(
-            caller.party_id, withdrawal.amount, kind="withdrawal", ref_id=withdrawal.id
-        )
+        await self.ledger.reserve(caller.party_id, withdrawal.amount)
         await self.repo.add(withdrawal)
         return withdrawal
 
@@ -268,9 +267,7 @@ class CashService:
         """A locked pending withdrawal could not be paid: its reservation is released."""
         _must_be_pending(withdrawal)
         await self.ledger.lock(withdrawal.party_id)
-        await self.ledger.release(
-            withdrawal.party_id, withdrawal.amount, kind="withdrawal_failed", ref_id=withdrawal.id
-        )
+        await self.ledger.release(withdrawal.party_id, withdrawal.amount)
         withdrawal.status = "failed"
         withdrawal.failure_reason = reason[:300]
         withdrawal.failed_at = utcnow()
@@ -286,12 +283,7 @@ class CashService:
             raise NotFound("withdrawal not found")
         _must_be_pending(withdrawal)
         await self.ledger.lock(withdrawal.party_id)
-        await self.ledger.release(
-            withdrawal.party_id,
-            withdrawal.amount,
-            kind="withdrawal_cancelled",
-            ref_id=withdrawal.id,
-        )
+        await self.ledger.release(withdrawal.party_id, withdrawal.amount)
         withdrawal.status = "cancelled"
         await self.repo.add(withdrawal)
         return withdrawal

@@ -24,16 +24,19 @@ HAVING COUNT(e.id) <> CASE WHEN d.status = 'succeeded' THEN 1 ELSE 0 END
 LIMIT 20
 """
 
-# 9. One effect per withdrawal request: exactly one reservation entry, at most one outcome.
+# 9. One effect per withdrawal request: a paid one has exactly one outcome entry, a failed or
+# cancelled one at most one, a pending one none. Reserving and releasing are holds (no entries);
+# a withdrawal from before holds has one reservation entry (`withdrawal`), never more.
 ONE_ENTRY_PER_WITHDRAWAL = """
 SELECT w.id, w.status,
        COUNT(*) FILTER (WHERE e.kind = 'withdrawal') AS reserved,
        COUNT(*) FILTER (WHERE e.kind <> 'withdrawal') AS outcomes
 FROM withdrawals w LEFT JOIN journal_entries e ON e.ref_id = w.id
 GROUP BY w.id, w.status
-HAVING COUNT(*) FILTER (WHERE e.kind = 'withdrawal') <> 1
+HAVING COUNT(*) FILTER (WHERE e.kind = 'withdrawal') > 1
     OR COUNT(*) FILTER (WHERE e.kind <> 'withdrawal')
-       <> CASE WHEN w.status = 'pending' THEN 0 ELSE 1 END
+       > CASE WHEN w.status = 'pending' THEN 0 ELSE 1 END
+    OR (w.status = 'paid' AND COUNT(*) FILTER (WHERE e.kind <> 'withdrawal') <> 1)
 LIMIT 20
 """
 

@@ -35,8 +35,10 @@ WHERE p.amount <> w.amount OR p.party_id <> w.party_id
 LIMIT 20
 """
 
-# Every final withdrawal left its reservation exactly once, the way its status says; a
-# pending one not yet.
+# A paid withdrawal's money left exactly once (one `withdrawal_paid` entry), any other's not at
+# all. Its reservation and a failed or cancelled one's release are holds, no entries (that the
+# hold is exact is invariant 5); a withdrawal from before holds may also carry its release as
+# one entry of the kind its status says, never of another.
 WITHDRAWALS_SETTLED_ONCE = """
 SELECT w.id, w.status,
        COUNT(*) FILTER (WHERE e.kind = 'withdrawal_paid') AS paid,
@@ -46,8 +48,8 @@ FROM withdrawals w
 LEFT JOIN journal_entries e ON e.ref_id = w.id
 GROUP BY w.id, w.status
 HAVING COUNT(*) FILTER (WHERE e.kind = 'withdrawal_paid') <> (w.status = 'paid')::int
-    OR COUNT(*) FILTER (WHERE e.kind = 'withdrawal_failed') <> (w.status = 'failed')::int
-    OR COUNT(*) FILTER (WHERE e.kind = 'withdrawal_cancelled') <> (w.status = 'cancelled')::int
+    OR COUNT(*) FILTER (WHERE e.kind = 'withdrawal_failed') > (w.status = 'failed')::int
+    OR COUNT(*) FILTER (WHERE e.kind = 'withdrawal_cancelled') > (w.status = 'cancelled')::int
 LIMIT 20
 """
 

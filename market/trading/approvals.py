@@ -60,7 +60,7 @@ async def decide_trade(session: AsyncSession, trade_id: str, approve: bool) -> N
         )
         settlement.status = "settled"
     else:
-        await ledger.release(trade.buyer_id, total, kind="trade_reversed", ref_id=trade.id)
+        await ledger.release(trade.buyer_id, total)
         settlement.status = "reversed"
     settlement.decided_at = utcnow()
     await repo.add(settlement)

@@ -117,9 +117,7 @@ class AuctionService:
         )
         ledger = CashLedger(self.session)
         await ledger.lock(caller.party_id)
-        await ledger.reserve(
-            caller.party_id, bid.reserved_cash_fen, kind="bid_reserve", ref_id=bid.id
-        )
+        await ledger.reserve(caller.party_id, bid.reserved_cash_fen)
         await self.repo.add(bid)
         return bid
 
@@ -179,7 +177,7 @@ class AuctionService:
                 notional = clearing * take
                 cost = notional + fee(notional, instrument.buyer_fee_bps)
             if bid.reserved_cash_fen > cost:
-                extras.releases.append(Release(bid.party_id, bid.reserved_cash_fen - cost, bid.id))
+                extras.releases.append(Release(bid.party_id, bid.reserved_cash_fen - cost))
         for (bid, take), parts in zip(winners, pieces, strict=True):
             assert clearing is not None
             fills.append(

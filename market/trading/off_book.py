@@ -68,11 +68,12 @@ class OffBookFill:
     reserve_now: bool  # a block trade reserves the buyer's cash here; a bid already has
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Release:
+    """Reserved cash a party gets back (a losing bid, a winner's excess)."""
+
     party_id: str
     amount: int
-    ref_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,16 +223,12 @@ class OffBookSettlement:
         parties |= {r.party_id for r in extras.releases}
         await ledger.lock(*parties)  # not the fee sub-account: it is credited (and locked) last
         for release in extras.releases:
-            await ledger.release(
-                release.party_id, release.amount, kind="bid_release", ref_id=release.ref_id
-            )
+            await ledger.release(release.party_id, release.amount)
         settlements: list[SettlementRow] = []
         for fill, trade in zip(fills, planned, strict=True):
             trade_id = trade.trade.id
             if fill.reserve_now:
-                await ledger.reserve(
-                    fill.buyer_id, trade.buyer_cost, kind=f"{kind}_reserve", ref_id=trade_id
-                )
+                await ledger.reserve(fill.buyer_id, trade.buyer_cost)
             entry_id = None
             if trade.cash is not None:
                 entry_id = await ledger.settle_trade(

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.cash.ledger import CashLedger
+from market.cash.ledger import CashLedger, Hold
 from market.certification.service import CertificateService
 from market.kit.errors import DomainError, NotFound
 from market.kit.ids import new_id
@@ -48,7 +48,7 @@ from market.trading.engine import (
 from market.trading.errors import OrderNotOpen
 from market.trading.models import OPEN_STATUSES, Instrument, OrderState
 from market.trading.repository import TradingRepository
-from market.trading.risk import CashRelease, CashReservation, RiskView, Shortfall
+from market.trading.risk import RiskView, Shortfall
 from market.trading.rows import (
     DeliverableHolding,
     OrderEventRow,
@@ -69,10 +69,6 @@ from market.trading.settlement import (
 
 # Cancellations the client did not ask for: the order says why (API.md reasons).
 EXPLAINED_CANCELS = frozenset({"self_trade_prevented", "insufficient_funds"})
-
-
-# The journal entries a batch posts, in the order it planned them.
-CashOp = CashReservation | CashRelease | TradeCash
 
 
 class Statics:
@@ -115,7 +111,9 @@ class OrderBatch:
         self.commands: list[dict[str, Any]] = []
         self.fills: dict[str, list[OrderFill]] = {}
         self.unit_moves: list[UnitMove] = []
-        self.cash_ops: list[CashOp] = []
+        # Buy orders' holds (no journal entries) and the trades' settlements (one entry each).
+        self.cash_holds: list[Hold] = []
+        self.trade_cash: list[TradeCash] = []
         self.trades: list[PlannedTrade] = []
 
     async def run(self, symbol: str, commands: list[BatchCommand]) -> list[object]:
@@ -227,7 +225,7 @@ class OrderBatch:
             reservation = self.risk.reserve_cash(order, self.instrument.buyer_fee_bps)
             if reservation is None:
                 return "insufficient_funds", None
-            self.cash_ops.append(reservation)
+            self.cash_holds.append(reservation.hold())
             return None, reservation.budget
         escrow = self.risk.escrow_units(order, self._deliverable)
         if isinstance(escrow, Shortfall):
@@ -292,7 +290,7 @@ class OrderBatch:
         self.trades.append(planned)
         self.unit_moves.extend(planned.deliveries)
         if planned.cash is not None:
-            self.cash_ops.append(planned.cash)
+            self.trade_cash.append(planned.cash)
         buy.reserved_cash_fen -= planned.buyer_cost
         self.last_price_fen = event.price
         await self._filled(maker, event.maker_remaining, trade)
@@ -331,7 +329,7 @@ class OrderBatch:
             await self._with_escrow(order)
         cash, units = self.risk.release(order)
         if cash is not None:
-            self.cash_ops.append(cash)
+            self.cash_holds.append(cash)
         self.unit_moves.extend(units)
 
     def _event(
@@ -393,7 +391,7 @@ class OrderBatch:
         # (no other instrument's batch waits for it); the statement that posts the batch's
         # entries credits it (and locks it) last.
         moved = await UnitLedger(self.session).move_many(self.unit_moves)
-        entry_ids = [new_id("jrn") for _ in self.cash_ops]
+        entry_ids = [new_id("jrn") for _ in self.trade_cash]
         trades, settlements = await self._settle(moved, entry_ids)
         self.instrument.seq = self.seq
         self.instrument.last_price_fen = self.last_price_fen
@@ -416,10 +414,14 @@ class OrderBatch:
                     settlements=settlements,
                 )
             )
-        if self.cash_ops:
+        if self.cash_holds or self.trade_cash:
             ledger = CashLedger(self.session)
-            await ledger.lock(*{p for op in self.cash_ops for p in op.parties})
-            await ledger.post_many([op.journal_entry() for op in self.cash_ops], entry_ids)
+            parties = {h.party_id for h in self.cash_holds}
+            parties.update(p for cash in self.trade_cash for p in cash.parties)
+            await ledger.lock(*parties)
+            await ledger.post_many(
+                [cash.journal_entry() for cash in self.trade_cash], entry_ids, self.cash_holds
+            )
 
     async def _settle(
         self, moved: list[list[SerialRange]], entry_ids: list[str]
@@ -430,9 +432,8 @@ class OrderBatch:
             return [], []
         ranges = delivered_ranges(self.unit_moves, moved)
         entries = {
-            op.trade_id: entry_id
-            for op, entry_id in zip(self.cash_ops, entry_ids, strict=True)
-            if isinstance(op, TradeCash)
+            cash.trade_id: entry_id
+            for cash, entry_id in zip(self.trade_cash, entry_ids, strict=True)
         }
         settlements = [
             t.settlement(ranges.get(t.trade.id, []), entries.get(t.trade.id), self.now)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from market.cash.ledger import Leg, release_legs, reserve_legs
+from market.cash.ledger import Hold
 from market.registry.unit_repository import Owner
 from market.registry.units import UnitMove
 from market.trading.models import OrderState
@@ -28,35 +28,15 @@ Usable = Callable[[DeliverableHolding], bool]
 
 @dataclass(frozen=True, slots=True)
 class CashReservation:
-    """A buy order's cash, available → reserved; `budget` caps a market buy's notional."""
+    """A buy order's cash, available → reserved (a hold, no journal entry); `budget` caps a
+    market buy's notional."""
 
     party_id: str
     amount: int
-    ref_id: str
     budget: int | None = None
 
-    @property
-    def parties(self) -> tuple[str, ...]:
-        return (self.party_id,)
-
-    def journal_entry(self) -> tuple[str, str, list[Leg]]:
-        return "order_reserve", self.ref_id, reserve_legs(self.party_id, self.amount)
-
-
-@dataclass(frozen=True, slots=True)
-class CashRelease:
-    """What an ending buy order still holds, reserved → available."""
-
-    party_id: str
-    amount: int
-    ref_id: str
-
-    @property
-    def parties(self) -> tuple[str, ...]:
-        return (self.party_id,)
-
-    def journal_entry(self) -> tuple[str, str, list[Leg]]:
-        return "order_release", self.ref_id, release_legs(self.party_id, self.amount)
+    def hold(self) -> Hold:
+        return Hold(self.party_id, self.amount)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +59,7 @@ def buy_reservation(order: OrderState, available: int, fee_bps: int) -> CashRese
         amount, budget = notional + fee(notional, fee_bps), None
     if amount > available:
         return None
-    return CashReservation(order.party_id, amount, order.id, budget)
+    return CashReservation(order.party_id, amount, budget)
 
 
 def allocate_units(
@@ -203,11 +183,12 @@ class RiskView:
         sell.escrowed_units -= quantity
         return taken
 
-    def release(self, order: OrderState) -> tuple[CashRelease | None, list[UnitMove]]:
-        """Everything an ending order still holds (its escrow must be known if it holds units)."""
+    def release(self, order: OrderState) -> tuple[Hold | None, list[UnitMove]]:
+        """Everything an ending order still holds (its escrow must be known if it holds
+        units): its cash reserved → available (a negative hold), its units back."""
         cash = None
         if order.reserved_cash_fen:
-            cash = CashRelease(order.party_id, order.reserved_cash_fen, order.id)
+            cash = Hold(order.party_id, -order.reserved_cash_fen)
             if order.party_id in self.cash:
                 self.cash[order.party_id] += order.reserved_cash_fen
             order.reserved_cash_fen = 0

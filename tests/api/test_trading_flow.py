@@ -145,3 +145,47 @@ async def test_instruments_list_in_pages_by_symbol(market: Market) -> None:
         assert cursor == page["items"][-1]["symbol"]
     assert seen == sorted(seen) and len(seen) == len(set(seen))
     assert set(created) <= set(seen)
+
+
+async def test_a_buy_holds_cash_without_a_journal_entry_and_a_fill_posts_one(
+    market: Market,
+) -> None:
+    """A reservation is a hold (DOMAIN.md invariant 5 keeps it exact), not a journal entry:
+    only the movement of value, the settlement, is in the buyer's journal."""
+    symbol = (await market.instrument())["symbol"]
+    seller, _ = await market.seller(100)
+    buyer = await market.buyer("1000.00")
+
+    async def journal() -> list[tuple[str, str, list[tuple[str, str]]]]:
+        items = (await buyer.get("/v1/ledger/entries")).json()["items"]
+        postings = [[(p["account"], p["amount"]) for p in e["postings"]] for e in items]
+        return [(e["kind"], e["ref_id"], legs) for e, legs in zip(items, postings, strict=True)]
+
+    (deposit,) = await journal()
+    assert deposit[0] == "deposit"
+    bid = await market.order(buyer, symbol, "buy", 10, "50.00")  # 500.00 + 0.50 fee
+    assert bid["status"] == "open"
+    cash = await market.cash(buyer)
+    assert (cash["available"], cash["reserved"], cash["total"]) == ("499.50", "500.50", "1000.00")
+    assert await journal() == [deposit]
+
+    await market.order(seller, symbol, "sell", 4, "50.00")  # 200.00, buyer fee 0.20
+    cash = await market.cash(buyer)
+    assert (cash["available"], cash["reserved"]) == ("499.50", "300.30")
+    (trade,) = (await buyer.get("/v1/trades")).json()["items"]
+    settlement, _ = await journal()
+    assert settlement == (
+        "trade_settlement",
+        trade["id"],
+        [
+            (f"party:{buyer.id}:reserved", "-200.20"),
+            ("party:counterparty:available", "199.60"),
+            (f"fee:{symbol}", "0.60"),
+        ],
+    )
+
+    cancelled = await buyer.delete(f"/v1/orders/{bid['id']}")
+    assert cancelled.status_code == 200, cancelled.text
+    cash = await market.cash(buyer)
+    assert (cash["available"], cash["reserved"], cash["total"]) == ("799.80", "0.00", "799.80")
+    assert await journal() == [settlement, deposit]

@@ -14,12 +14,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from market.cash.invariants import cash_checks
-from market.cash.models import JournalEntry, Posting
+from market.cash.models import JournalEntry, Posting, Withdrawal
 from market.cash.service import CashBalance, CashLedger, InsufficientFunds
 from market.db.engine import create_engine, session_factory
 from market.kit.time import utcnow
 from market.parties.credit_code import complete_credit_code
 from market.parties.models import Party
+from market.registry.invariants import append_only_tables
+from market.trading.invariants import trading_checks
 from market.trading.models import Instrument
 
 MakeParties = Callable[[int], Awaitable[list[str]]]
@@ -61,9 +63,7 @@ async def make_parties(sessions: Callable[[], AsyncSession]) -> AsyncIterator[Ma
         for party_id in made:
             balance = await ledger.balance(party_id)
             if balance.reserved:
-                await ledger.release(
-                    party_id, balance.reserved, kind="test_cleanup", ref_id=party_id
-                )
+                await ledger.release(party_id, balance.reserved)
 
 
 @pytest.fixture
@@ -129,8 +129,17 @@ async def entries_for(session: AsyncSession, ref_id: str) -> list[Any]:
     return list(rows.scalars())
 
 
+async def postings_of_party(session: AsyncSession, party_id: str) -> list[tuple[str, int]]:
+    rows = await session.execute(
+        select(Posting.account, Posting.amount)  # type: ignore[call-overload]
+        .where(Posting.party_id == party_id)
+        .order_by(Posting.id)
+    )
+    return [(r.account, r.amount) for r in rows]
+
+
 class TestReserveAndRelease:
-    async def test_reserve_then_release_moves_exact_fen(
+    async def test_a_hold_moves_exact_fen_between_buckets_without_an_entry(
         self, sessions: Callable[[], AsyncSession], make_parties: MakeParties
     ) -> None:
         (party,) = await make_parties(1)
@@ -139,21 +148,16 @@ class TestReserveAndRelease:
             ledger = CashLedger(session)
             locked = await ledger.lock(party)
             assert locked == {party: CashBalance(200_00, 0)}
-            await ledger.reserve(party, 30_01, kind="order_reserve", ref_id="ord_1")
+            entries_before = await session.scalar(select(func.count()).select_from(JournalEntry))
+            await ledger.reserve(party, 30_01)
             assert locked[party] == CashBalance(169_99, 30_01)
-            await ledger.release(party, 10_00, kind="order_release", ref_id="ord_1")
+            await ledger.release(party, 10_00)
             assert locked[party] == CashBalance(179_99, 20_01)
             assert await ledger.balance(party) == CashBalance(179_99, 20_01)
-            reserve, release = await entries_for(session, "ord_1")
-            assert (reserve.kind, release.kind) == ("order_reserve", "order_release")
-            assert await postings_of(session, reserve.id) == [
-                (f"party:{party}:available", -30_01),
-                (f"party:{party}:reserved", 30_01),
-            ]
-            assert await postings_of(session, release.id) == [
-                (f"party:{party}:reserved", -10_00),
-                (f"party:{party}:available", 10_00),
-            ]
+            entries_after = await session.scalar(select(func.count()).select_from(JournalEntry))
+            assert entries_after == entries_before
+            # Only the deposit is in the journal: the total is what the postings say.
+            assert await postings_of_party(session, party) == [(f"party:{party}:available", 200_00)]
         async with sessions() as session:
             assert await CashLedger(session).balance(party) == CashBalance(179_99, 20_01)
 
@@ -164,9 +168,8 @@ class TestReserveAndRelease:
         async with sessions() as session, session.begin():
             ledger = CashLedger(session)
             await ledger.lock(party)
-            await ledger.reserve(party, 0, kind="order_reserve", ref_id="ord_zero")
-            await ledger.release(party, 0, kind="order_release", ref_id="ord_zero")
-            assert await entries_for(session, "ord_zero") == []
+            await ledger.reserve(party, 0)
+            await ledger.release(party, 0)
             assert await ledger.balance(party) == CashBalance(0, 0)
 
     async def test_a_party_without_an_account_has_zero(
@@ -183,7 +186,7 @@ class TestReserveAndRelease:
         async with sessions() as session, session.begin():
             ledger = CashLedger(session)
             with pytest.raises(ValueError):
-                await ledger.reserve(party, -1, kind="order_reserve", ref_id="ord_neg")
+                await ledger.reserve(party, -1)
 
 
 class TestInsufficientFunds:
@@ -197,7 +200,7 @@ class TestInsufficientFunds:
             locked = await ledger.lock(party)
             entries_before = await session.scalar(select(func.count()).select_from(JournalEntry))
             with pytest.raises(InsufficientFunds) as refused:
-                await ledger.reserve(party, 50_01, kind="order_reserve", ref_id="ord_big")
+                await ledger.reserve(party, 50_01)
             assert refused.value.code == "insufficient_funds"
             assert refused.value.extra == {"requested": "50.01", "available": "50.00"}
             assert locked[party] == CashBalance(50_00, 0)
@@ -205,7 +208,7 @@ class TestInsufficientFunds:
             entries_after = await session.scalar(select(func.count()).select_from(JournalEntry))
             assert entries_after == entries_before
             # The transaction is still usable: exactly the whole balance can be reserved.
-            await ledger.reserve(party, 50_00, kind="order_reserve", ref_id="ord_all")
+            await ledger.reserve(party, 50_00)
             assert await ledger.balance(party) == CashBalance(0, 50_00)
 
     async def test_release_beyond_reserved_is_refused(
@@ -216,9 +219,9 @@ class TestInsufficientFunds:
         async with sessions() as session, session.begin():
             ledger = CashLedger(session)
             await ledger.lock(party)
-            await ledger.reserve(party, 5_00, kind="order_reserve", ref_id="ord_r")
+            await ledger.reserve(party, 5_00)
             with pytest.raises(InsufficientFunds):
-                await ledger.release(party, 5_01, kind="order_release", ref_id="ord_r")
+                await ledger.release(party, 5_01)
             assert await ledger.balance(party) == CashBalance(5_00, 5_00)
 
     async def test_unlocked_reserve_on_a_missing_account_is_refused(
@@ -227,7 +230,7 @@ class TestInsufficientFunds:
         (party,) = await make_parties(1)
         async with sessions() as session, session.begin():
             with pytest.raises(InsufficientFunds):
-                await CashLedger(session).reserve(party, 1, kind="order_reserve", ref_id="o")
+                await CashLedger(session).reserve(party, 1)
 
 
 class TestSettleTrade:
@@ -243,7 +246,7 @@ class TestSettleTrade:
         async with sessions() as session, session.begin():
             ledger = CashLedger(session)
             locked = await ledger.lock(seller, buyer, fees)
-            await ledger.reserve(buyer, 530_00, kind="order_reserve", ref_id="ord_b")
+            await ledger.reserve(buyer, 530_00)
             entry_id = await ledger.settle_trade(
                 buyer_id=buyer,
                 seller_id=seller,
@@ -289,7 +292,7 @@ class TestSettleTrade:
         async with sessions() as session, session.begin():
             ledger = CashLedger(session)
             await ledger.lock(buyer, seller)
-            await ledger.reserve(buyer, 100_00, kind="order_reserve", ref_id="ord_c")
+            await ledger.reserve(buyer, 100_00)
             entry_id = await ledger.settle_trade(
                 buyer_id=buyer,
                 seller_id=seller,
@@ -321,7 +324,7 @@ class TestSettleTrade:
         async with sessions() as session, session.begin():
             ledger = CashLedger(session)
             await ledger.lock(buyer, seller, fees)
-            await ledger.reserve(buyer, 10_00, kind="order_reserve", ref_id="ord_d")
+            await ledger.reserve(buyer, 10_00)
             entry_id = await ledger.settle_trade(
                 buyer_id=buyer,
                 seller_id=seller,
@@ -350,7 +353,7 @@ class TestSettleTrade:
         async with sessions() as session, session.begin():
             ledger = CashLedger(session)
             await ledger.lock(buyer, seller, fees)
-            await ledger.reserve(buyer, 10_00, kind="order_reserve", ref_id="ord_e")
+            await ledger.reserve(buyer, 10_00)
             with pytest.raises(InsufficientFunds):
                 await ledger.settle_trade(
                     buyer_id=buyer,
@@ -384,7 +387,7 @@ class TestConcurrency:
                     ledger = CashLedger(session)
                     await ledger.lock(party)
                     try:
-                        await ledger.reserve(party, 10_00, kind="order_reserve", ref_id=f"ord_{n}")
+                        await ledger.reserve(party, 10_00)
                     except InsufficientFunds:
                         return False
                     return True
@@ -392,16 +395,83 @@ class TestConcurrency:
             results = await asyncio.gather(*(attempt(n) for n in range(50)))
             async with sessions() as session:
                 balance = await CashLedger(session).balance(party)
-                reserves = await session.scalar(
-                    select(func.count())
-                    .select_from(Posting)
-                    .where(Posting.account == f"party:{party}:reserved")  # type: ignore[arg-type]
-                )
+                journal = await postings_of_party(session, party)
         finally:
             await engine.dispose()
         assert results.count(True) == 20
         assert balance == CashBalance(0, 200_00)
-        assert reserves == 20
+        assert journal == [(f"party:{party}:available", 200_00)]  # the deposit only
+
+
+async def failing_after(
+    sessions: Callable[[], AsyncSession], corruption: str, party_id: str, *, withdrawing: int = 0
+) -> set[str]:
+    """The cash and trading checks that fail once `corruption` ran on the party's account (then
+    rolled back); all of them hold before, with a pending withdrawal of `withdrawing` fen held
+    the way `CashService.withdraw` holds it (if not zero)."""
+    async with sessions() as session:
+
+        async def failing() -> set[str]:
+            checks = await cash_checks(session)
+            checks += await trading_checks(session, await append_only_tables(session))
+            return {c.name for c in checks if not c.ok}
+
+        if withdrawing:
+            withdrawal_id = f"wdr_test_{secrets.token_hex(6)}"
+            session.add(
+                Withdrawal(
+                    id=withdrawal_id, party_id=party_id, amount=withdrawing, created_at=utcnow()
+                )
+            )
+            ledger = CashLedger(session)
+            await ledger.lock(party_id)
+            await ledger.reserve(party_id, withdrawing)
+            await session.flush()
+        assert await failing() == set()
+        await session.execute(text(corruption), {"p": party_id})
+        failed = await failing()
+        await session.rollback()
+    return failed
+
+
+class TestInvariantsOverHolds:
+    """Holds write no postings: invariant 3 compares a party's total with its postings, and
+    invariant 5 says what its reserved bucket must be."""
+
+    async def test_a_total_off_its_postings_is_caught_by_invariant_3(
+        self, sessions: Callable[[], AsyncSession], make_parties: MakeParties
+    ) -> None:
+        (party,) = await make_parties(1)
+        await fund(sessions, party, 10_00)
+        corrupt = "UPDATE cash_accounts SET reserved = reserved + 1 WHERE party_id = :p"
+        assert await failing_after(sessions, corrupt, party) == {
+            "cash_conserved",
+            "cash_balances_match_postings",
+            "reserved_cash_matches_orders",
+        }
+
+    async def test_cash_moved_into_reserved_without_a_hold_is_caught_by_invariant_5(
+        self, sessions: Callable[[], AsyncSession], make_parties: MakeParties
+    ) -> None:
+        (party,) = await make_parties(1)
+        await fund(sessions, party, 10_00)
+        shift = (
+            "UPDATE cash_accounts SET available = available - 1, reserved = reserved + 1"
+            " WHERE party_id = :p"
+        )
+        assert await failing_after(sessions, shift, party) == {"reserved_cash_matches_orders"}
+
+    async def test_a_hold_given_back_while_its_withdrawal_is_pending_is_caught_by_invariant_5(
+        self, sessions: Callable[[], AsyncSession], make_parties: MakeParties
+    ) -> None:
+        (party,) = await make_parties(1)
+        await fund(sessions, party, 10_00)
+        back = (
+            "UPDATE cash_accounts SET available = available + reserved, reserved = 0"
+            " WHERE party_id = :p"
+        )
+        found = await failing_after(sessions, back, party, withdrawing=4_00)
+        assert found == {"reserved_cash_matches_orders"}
 
 
 class TestHistory:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from market.cash.invariants import cash_checks
-from market.cash.ledger import reserve_legs, settlement_legs
+from market.cash.ledger import Hold, settlement_legs
 from market.cash.models import JournalEntry
 from market.cash.service import CashBalance, CashLedger
 from market.db.engine import create_engine, session_factory
@@ -65,7 +65,7 @@ async def settle(
     """Reserve the buyer's cash and settle one trade on `symbol` in the session's transaction."""
     ledger = CashLedger(session)
     await ledger.lock(buyer, seller)
-    await ledger.reserve(buyer, notional + fees[0], kind="order_reserve", ref_id=f"ord_{ref}")
+    await ledger.reserve(buyer, notional + fees[0])
     return await ledger.settle_trade(
         buyer_id=buyer,
         seller_id=seller,
@@ -90,9 +90,10 @@ class TestSettlement:
             ledger = CashLedger(session)
             await ledger.lock(buyer, seller)
             entries = []
+            holds: list[Hold] = []
             for n, (symbol, notional, buyer_fee, seller_fee) in enumerate(trades):
                 ref = f"trd_many_{n}"
-                entries.append(("order_reserve", ref, reserve_legs(buyer, notional + buyer_fee)))
+                holds.append(Hold(buyer, notional + buyer_fee))
                 legs = settlement_legs(
                     buyer_id=buyer,
                     seller_id=seller,
@@ -103,8 +104,9 @@ class TestSettlement:
                     seller_fee=seller_fee,
                 )
                 entries.append(("trade_settlement", ref, legs))
-            ids = await ledger.post_many(entries)
-            assert await postings_of(session, ids[1]) == [
+            ids = await ledger.post_many(entries, holds=holds)
+            assert len(ids) == len(trades)  # the holds are no entries
+            assert await postings_of(session, ids[0]) == [
                 (f"party:{buyer}:reserved", -100_10),
                 (f"party:{seller}:available", 99_80),
                 (f"fee:{a}", 30),
