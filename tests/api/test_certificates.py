@@ -252,22 +252,30 @@ async def test_concurrent_certificates_get_gap_free_indices(registry: Registry) 
     assert min(indices) >= before and head["tree_size"] >= max(indices) + 1
 
 
-async def test_rotation_keeps_old_certificates_valid(registry: Registry) -> None:
+async def assert_rotated(registry: Registry, before_id: str, after_id: str) -> dict[str, Any]:
+    """The certificate signed after a rotation names the new active key, the one before it the
+    rotated key, and both verify (independently and through the API); the later one."""
     client = registry.operator.client
-    collective = await registry.trader("collective")
-    first = await registry.confirmed_asset(collective)
-    rotated = await registry.registrar.post("/v1/keys/rotate")
-    assert rotated.status_code == 201
-    second = await registry.confirmed_asset(collective)
-    old = (await client.get(f"/v1/certificates/{first['certificate_id']}")).json()
-    new = (await client.get(f"/v1/certificates/{second['certificate_id']}")).json()
-    assert old["key_id"] != new["key_id"] == rotated.json()["key_id"]
+    old = (await client.get(f"/v1/certificates/{before_id}")).json()
+    new = (await client.get(f"/v1/certificates/{after_id}")).json()
+    assert new["key_id"] != old["key_id"]
     keys = (await client.get("/v1/keys")).json()
     statuses = {k["key_id"]: k["status"] for k in keys["keys"]}
     assert statuses[old["key_id"]] == "rotated" and statuses[new["key_id"]] == "active"
     for certificate in (old, new):
         assert independent_verify(certificate, keys)
         assert (await client.post("/v1/certificates/verify", json=certificate)).json()["valid"]
+    return dict(new)
+
+
+async def test_rotation_keeps_old_certificates_valid(registry: Registry) -> None:
+    collective = await registry.trader("collective")
+    first = await registry.confirmed_asset(collective)
+    rotated = await registry.registrar.post("/v1/keys/rotate")
+    assert rotated.status_code == 201
+    second = await registry.confirmed_asset(collective)
+    new = await assert_rotated(registry, first["certificate_id"], second["certificate_id"])
+    assert new["key_id"] == rotated.json()["key_id"]
     forbidden = await collective.post("/v1/keys/rotate")
     assert forbidden.status_code == 403
 
@@ -278,7 +286,6 @@ async def test_a_key_rotated_by_another_worker_signs_nothing_more(
     """Each process remembers the active signing keys; when another process (here: another
     engine, as another worker would) rotates one, the next certificate this process signs with
     the remembered key is refused by its INSERT and signed again with the current key."""
-    client = registry.operator.client
     collective = await registry.trader("collective")
     first = await registry.confirmed_asset(collective)  # the registrar's key is now remembered
     async with AsyncSession(engine) as session:
@@ -291,15 +298,7 @@ async def test_a_key_rotated_by_another_worker_signs_nothing_more(
         )
         await session.commit()
     second = await registry.confirmed_asset(collective)
-    old = (await client.get(f"/v1/certificates/{first['certificate_id']}")).json()
-    new = (await client.get(f"/v1/certificates/{second['certificate_id']}")).json()
-    assert new["key_id"] != old["key_id"]
-    keys = (await client.get("/v1/keys")).json()
-    statuses = {k["key_id"]: k["status"] for k in keys["keys"]}
-    assert statuses[old["key_id"]] == "rotated" and statuses[new["key_id"]] == "active"
-    for certificate in (old, new):
-        assert independent_verify(certificate, keys)
-        assert (await client.post("/v1/certificates/verify", json=certificate)).json()["valid"]
+    await assert_rotated(registry, first["certificate_id"], second["certificate_id"])
 
 
 async def test_revocation_invalidates_what_follows_it(registry: Registry) -> None:
