@@ -40,26 +40,45 @@ HAVING COUNT(*) FILTER (WHERE e.kind = 'withdrawal') > 1
 LIMIT 20
 """
 
-# 9 and 10. An order has exactly one `new` event; a final order has exactly one final event of
-# its status; its fill events add up to its filled quantity. Nothing acknowledged is missing.
+# 9 and 10. Every order's life is in its instrument's command log (`trail.py`): an order that
+# reached the book was entered by a submit of its own, and a finished one ended at a logged
+# command after it — a command of its own (its submit, cancel or expiry), unless another order's
+# submit filled it or cancelled it to prevent a self-trade; an expiry is an expire command and an
+# order is open exactly while it has no end. An order that never reached the book is a rejection
+# with its reason, placed after a logged command (or before the first). Nothing acknowledged is
+# missing. (Its fills are its trades: `fills_match_orders`, DOMAIN.md 6.)
 ORDER_ROWS_COMPLETE = """
-SELECT o.id, o.status, o.filled_quantity, e.news, e.finals, e.filled
-FROM orders o LEFT JOIN LATERAL (
-    SELECT COUNT(*) FILTER (WHERE kind = 'new') AS news,
-           COUNT(*) FILTER (WHERE kind = o.status) AS finals,
-           COALESCE(SUM(quantity) FILTER (WHERE kind = 'fill'), 0) AS filled
-    FROM order_events WHERE order_id = o.id
-) e ON true
-WHERE e.news <> 1
-   OR e.filled <> o.filled_quantity
-   OR (o.status IN ('filled', 'cancelled', 'expired', 'rejected') AND e.finals <> 1)
+SELECT o.id, o.status, o.entered_seq, o.ended_seq,
+       entry.command->>'op' AS entered_by, ending.command->>'op' AS ended_by,
+       ending.command->>'order_id' AS ended_by_order
+FROM orders o
+JOIN instruments i ON i.symbol = o.instrument
+LEFT JOIN book_commands entry ON entry.instrument = o.instrument AND entry.seq = o.entered_seq
+LEFT JOIN book_commands ending ON ending.instrument = o.instrument AND ending.seq = o.ended_seq
+WHERE (o.status IN ('open', 'partially_filled')) <> (o.ended_seq IS NULL)
+   OR (o.entered_seq IS NULL AND (o.status <> 'rejected' OR o.reject_reason IS NULL
+       OR o.filled_quantity <> 0 OR NOT o.ended_seq BETWEEN 0 AND i.command_seq))
+   OR (o.entered_seq IS NOT NULL
+       AND (entry.command->>'op' IS DISTINCT FROM 'submit'
+            OR entry.command->>'order_id' IS DISTINCT FROM o.id))
+   OR (o.entered_seq IS NOT NULL AND o.ended_seq IS NOT NULL
+       AND (ending.seq IS NULL OR o.ended_seq < o.entered_seq
+            OR (ending.command->>'order_id' IS DISTINCT FROM o.id
+                AND o.status <> 'filled'
+                AND o.reject_reason IS DISTINCT FROM 'self_trade_prevented')))
+   OR (o.status = 'expired' AND ending.command->>'op' IS DISTINCT FROM 'expire')
+   OR (ending.command->>'op' = 'expire' AND o.status NOT IN ('expired', 'rejected'))
 LIMIT 20
 """
 
-# 10. Every order event, trade and book command belongs to a known order and instrument.
-ORPHAN_ORDER_EVENTS = """
-SELECT e.id, e.order_id FROM order_events e LEFT JOIN orders o ON o.id = e.order_id
-WHERE o.id IS NULL OR o.instrument <> e.instrument LIMIT 20
+# 10. Every book command names a known order of its instrument, and a submit is its order's
+# entry.
+BOOK_COMMANDS_BELONG = """
+SELECT c.instrument, c.seq, c.command->>'order_id' AS order_id FROM book_commands c
+LEFT JOIN orders o ON o.id = c.command->>'order_id'
+WHERE o.id IS NULL OR o.instrument <> c.instrument
+   OR (c.command->>'op' = 'submit' AND o.entered_seq IS DISTINCT FROM c.seq)
+LIMIT 20
 """
 
 # 10. A completed transfer has its certificate; a held one waits for an approval.

@@ -33,7 +33,7 @@ async def oversight_checks(session: AsyncSession, with_trigger: set[str]) -> lis
             "one_outcome_per_withdrawal", await repo.rows(sql.ONE_ENTRY_PER_WITHDRAWAL)
         ),
         check_from_rows("order_rows_complete", await repo.rows(sql.ORDER_ROWS_COMPLETE)),
-        check_from_rows("order_events_belong", await repo.rows(sql.ORPHAN_ORDER_EVENTS)),
+        check_from_rows("book_commands_belong", await repo.rows(sql.BOOK_COMMANDS_BELONG)),
         check_from_rows("transfer_rows_complete", await repo.rows(sql.TRANSFER_ROWS_COMPLETE)),
         check_from_rows("no_double_issuance", await repo.rows(sql.OVERLAPPING_CLAIMS)),
         Check(

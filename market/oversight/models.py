@@ -61,7 +61,8 @@ class AlertReview(SQLModel, table=True):
 
 
 class SurveillanceWatermark(SQLModel, table=True):
-    """How far the detectors have read an instrument's trades and order events."""
+    """How far the detectors have read an instrument's trades (`trades.seq`) and its command
+    log (`book_commands.seq`: owner cancels)."""
 
     __tablename__ = "surveillance_watermarks"
 
@@ -69,7 +70,7 @@ class SurveillanceWatermark(SQLModel, table=True):
         sa_column=Column(String, ForeignKey("instruments.symbol"), primary_key=True)
     )
     trade_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
-    event_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    command_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     updated_at: datetime = Field(sa_column=timestamp())
 
 

@@ -26,10 +26,10 @@ _TRADE_COLUMNS = (
 )
 
 PENDING_INSTRUMENTS = """
-SELECT i.symbol, i.trade_seq, i.seq AS event_seq,
-       COALESCE(w.trade_seq, 0) AS trade_mark, COALESCE(w.event_seq, 0) AS event_mark
+SELECT i.symbol, i.trade_seq, i.command_seq,
+       COALESCE(w.trade_seq, 0) AS trade_mark, COALESCE(w.command_seq, 0) AS command_mark
 FROM instruments i LEFT JOIN surveillance_watermarks w ON w.instrument = i.symbol
-WHERE i.trade_seq > COALESCE(w.trade_seq, 0) OR i.seq > COALESCE(w.event_seq, 0)
+WHERE i.trade_seq > COALESCE(w.trade_seq, 0) OR i.command_seq > COALESCE(w.command_seq, 0)
 ORDER BY i.symbol
 """
 
@@ -69,19 +69,24 @@ WHERE instrument = :instrument AND executed_at >= :day_start AND executed_at < :
 ORDER BY seq LIMIT :limit
 """
 
+# An owner's cancel: a cancel command that ended its order `cancelled` with no reason given (a
+# cancel command of an order no longer on the book ends it `rejected`). A finished order is never
+# changed again, so its `updated_at` is when it ended. The commands come off the partial index
+# `ix_book_commands_cancels`.
 USER_CANCELS = """
-SELECT e.seq, e.order_id, e.created_at, o.party_id FROM order_events e
-JOIN orders o ON o.id = e.order_id
-WHERE e.instrument = :instrument AND e.kind = 'cancelled' AND e.reason = 'user'
-  AND e.seq > :first AND e.seq <= :last
-ORDER BY e.seq
+SELECT c.seq, o.id AS order_id, o.updated_at AS created_at, o.party_id FROM book_commands c
+JOIN orders o ON o.id = c.command->>'order_id'
+WHERE c.instrument = :instrument AND c.command->>'op' = 'cancel'
+  AND c.seq > :first AND c.seq <= :last
+  AND o.ended_seq = c.seq AND o.status = 'cancelled' AND o.reject_reason IS NULL
+ORDER BY c.seq
 """
 
 PLACED_ORDERS = """
-SELECT o.id, o.created_at,
-       (SELECT MIN(e.created_at) FROM order_events e
-        WHERE e.order_id = o.id AND e.kind = 'cancelled' AND e.reason = 'user') AS cancelled_at
+SELECT o.id, o.created_at, c.seq IS NOT NULL AS by_owner, o.updated_at
 FROM orders o
+LEFT JOIN book_commands c ON c.instrument = o.instrument AND c.seq = o.ended_seq
+  AND c.command->>'op' = 'cancel' AND o.status = 'cancelled' AND o.reject_reason IS NULL
 WHERE o.party_id = :party AND o.instrument = :instrument
   AND o.created_at >= :since AND o.created_at <= :until
 ORDER BY o.created_at, o.id
@@ -270,7 +275,7 @@ class OversightRepository:
             text(PLACED_ORDERS),
             {"party": party, "instrument": instrument, "since": since, "until": until},
         )
-        return [PlacedOrder(r.id, r.created_at, r.cancelled_at) for r in rows]
+        return [PlacedOrder(r.id, r.created_at, r.updated_at if r.by_owner else None) for r in rows]
 
     async def last_layering_alert(self, instrument: str, party: str) -> datetime | None:
         row = await self.session.execute(
@@ -279,16 +284,18 @@ class OversightRepository:
         value: datetime | None = row.scalar_one_or_none()
         return value
 
-    async def advance(self, instrument: str, trade_seq: int, event_seq: int, now: datetime) -> None:
+    async def advance(
+        self, instrument: str, trade_seq: int, command_seq: int, now: datetime
+    ) -> None:
         statement = insert(WATERMARKS).values(
-            instrument=instrument, trade_seq=trade_seq, event_seq=event_seq, updated_at=now
+            instrument=instrument, trade_seq=trade_seq, command_seq=command_seq, updated_at=now
         )
         await self.session.execute(
             statement.on_conflict_do_update(
                 index_elements=["instrument"],
                 set_={
                     "trade_seq": statement.excluded.trade_seq,
-                    "event_seq": statement.excluded.event_seq,
+                    "command_seq": statement.excluded.command_seq,
                     "updated_at": statement.excluded.updated_at,
                 },
             )

@@ -20,15 +20,6 @@ from market.trading.models import Order
 from market.trading.order_service import OrderQueries
 from market.trading.rows import OrderFill
 
-# Stored order event kinds → the trail's kinds; `filled` adds nothing a `fill` did not say.
-TRAIL_KINDS = {
-    "new": "new",
-    "fill": "fill",
-    "cancelled": "cancel",
-    "expired": "expire",
-    "rejected": "reject",
-}
-
 
 def alert_out(alert: Alert, review: AlertReview | None) -> AlertOut:
     return AlertOut(
@@ -123,43 +114,28 @@ class OrderOversight:
             limit=limit,
             cursor=cursor,
         )
-        return rows, await self.queries.fills([o.id for o in rows])
+        return rows, await self.queries.fills(rows)
 
     async def trail(self, caller: Caller, order_id: str) -> TrailOut:
-        """Oldest first. Cancels, expiries and rejections carry the quantity that left the
-        book (what remained), so replaying the trails of an instrument rebuilds its book."""
-        order, events = await self.queries.trail(caller, order_id)
-        price = None if order.price_fen is None else format_money(order.price_fen)
-        filled = 0
-        items: list[TrailItem] = []
-        for event in events:
-            kind = TRAIL_KINDS.get(event.kind)
-            if kind is None:
-                continue
-            if kind == "fill":
-                quantity = event.quantity or 0
-                filled += quantity
-                at = None if event.price_fen is None else format_money(event.price_fen)
-            elif kind == "new":
-                quantity, at = order.quantity, price
-            else:
-                quantity, at = order.quantity - filled, price
-            items.append(
-                TrailItem(
-                    seq=event.seq,
-                    kind=kind,
-                    quantity=quantity,
-                    price=at,
-                    trade_id=event.trade_id,
-                    reason=event.reason,
-                    created_at=event.created_at,
-                )
-            )
+        """Oldest first, each item at the seq of the command it happened in (`trail.py`):
+        replaying the trails of an instrument rebuilds its book."""
+        order, entries = await self.queries.trail(caller, order_id)
         return TrailOut(
             order_id=order.id,
             side=order.side,
             instrument=order.instrument,
             party_id=order.party_id,
             type=order.type,
-            items=items,
+            items=[
+                TrailItem(
+                    seq=e.seq,
+                    kind=e.kind,
+                    quantity=e.quantity,
+                    price=None if e.price_fen is None else format_money(e.price_fen),
+                    trade_id=e.trade_id,
+                    reason=e.reason,
+                    created_at=e.created_at,
+                )
+                for e in entries
+            ],
         )

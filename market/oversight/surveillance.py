@@ -3,7 +3,7 @@ owner cancels past its watermark, runs the detectors and records their findings 
 
 The order hot path knows nothing of this. Every worker runs the loop; a pass takes an advisory
 lock (`pg_try_advisory_xact_lock`), so one worker does the work each second and the others skip.
-Trades and order events of an instrument get their sequence numbers under the instrument's lock
+Trades and book commands of an instrument get their sequence numbers under the instrument's lock
 and commit in that order, so a watermark on them never skips a row committed late.
 """
 
@@ -39,7 +39,7 @@ from market.oversight.repository import OversightRepository
 log = structlog.get_logger()
 INTERVAL_S = 1.0
 MAX_TRADES_PER_PASS = 2_000  # per instrument; the next pass continues from the watermark
-MAX_EVENTS_PER_PASS = 50_000
+MAX_COMMANDS_PER_PASS = 50_000
 MAX_TRADE_IDS = 100
 
 
@@ -53,7 +53,7 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
 
 
 class SurveillancePass:
-    """One pass over every instrument with new trades or order events."""
+    """One pass over every instrument with new trades or book commands."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -67,12 +67,12 @@ class SurveillancePass:
         for row in await self.repo.pending_instruments():
             symbol = row["symbol"]
             trade_last = min(row["trade_seq"], row["trade_mark"] + MAX_TRADES_PER_PASS)
-            event_last = min(row["event_seq"], row["event_mark"] + MAX_EVENTS_PER_PASS)
+            command_last = min(row["command_seq"], row["command_mark"] + MAX_COMMANDS_PER_PASS)
             if trade_last > row["trade_mark"]:
                 await self._trades(symbol, row["trade_mark"], trade_last)
-            if event_last > row["event_mark"]:
-                await self._cancels(symbol, row["event_mark"], event_last)
-            await self.repo.advance(symbol, trade_last, event_last, utcnow())
+            if command_last > row["command_mark"]:
+                await self._cancels(symbol, row["command_mark"], command_last)
+            await self.repo.advance(symbol, trade_last, command_last, utcnow())
         recorded = 0
         now = utcnow()
         for finding in self.findings:

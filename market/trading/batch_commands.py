@@ -42,6 +42,8 @@ class PlaceOrder:
             stp=data.stp,
             batch_id=data.batch_id,
             engine_seq=None,
+            entered_seq=None,
+            ended_seq=None,
             reserved_cash_fen=0,
             escrowed_units=0,
             created_at=now,

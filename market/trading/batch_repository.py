@@ -33,7 +33,6 @@ from market.trading.models import (
     BookCommand,
     Instrument,
     Order,
-    OrderEvent,
     OrderState,
     Settlement,
     Trade,
@@ -41,13 +40,11 @@ from market.trading.models import (
 from market.trading.rows import (
     DeliverableHolding,
     EscrowPart,
-    OrderEventRow,
     SettlementRow,
     TradeRow,
 )
 
 ORDERS: Table = Order.__table__  # type: ignore[attr-defined]
-ORDER_EVENTS: Table = OrderEvent.__table__  # type: ignore[attr-defined]
 BOOK_COMMANDS: Table = BookCommand.__table__  # type: ignore[attr-defined]
 TRADES: Table = Trade.__table__  # type: ignore[attr-defined]
 SETTLEMENTS: Table = Settlement.__table__  # type: ignore[attr-defined]
@@ -62,6 +59,7 @@ ORDER_CHANGES = (
     "status",
     "reject_reason",
     "engine_seq",
+    "ended_seq",
     "reserved_cash_fen",
     "escrowed_units",
     "updated_at",
@@ -78,7 +76,6 @@ def row_columns(table: Table, row: type[Any]) -> tuple[str, ...]:
     return tuple(c.name for c in table.columns if c.name in carried and c.name not in SHARED)
 
 
-EVENT_COLUMNS = row_columns(ORDER_EVENTS, OrderEventRow)
 TRADE_COLUMNS = row_columns(TRADES, TradeRow)
 SETTLEMENT_COLUMNS = row_columns(SETTLEMENTS, SettlementRow)
 COMMAND_COLUMNS = ("seq", "command")
@@ -160,9 +157,6 @@ def _write_statement() -> str:
     symbol, now = parameters(n, 2)
     n += 2
     shared = {"instrument": symbol, "executed_at": now, "created_at": now}
-    events, n = _insert(
-        ORDER_EVENTS, "e", EVENT_COLUMNS, {c: shared[c] for c in ("instrument", "created_at")}, n
-    )
     commands, n = _insert(
         BOOK_COMMANDS, "c", COMMAND_COLUMNS, {"instrument": shared["instrument"]}, n
     )
@@ -180,8 +174,6 @@ WITH new_orders AS (
   UPDATE orders AS o SET {", ".join(f"{c} = c.{c}" for c in ORDER_CHANGES)}
   FROM {changes} AS c({", ".join(("id", *ORDER_CHANGES))})
   WHERE o.id = c.id
-), events AS (
-  {events}
 ), commands AS (
   {commands}
 ), new_trades AS (
@@ -219,7 +211,6 @@ class BatchWrites:
     now: datetime
     new_orders: list[OrderState]
     changed_orders: list[OrderState]
-    events: list[OrderEventRow]
     first_command_seq: int
     commands: list[dict[str, Any]]  # the engine commands, as logged (`books.command_json`)
     trades: list[TradeRow]
@@ -305,15 +296,14 @@ class BatchRepository:
         return found
 
     async def write(self, w: BatchWrites) -> None:
-        """Orders (new and changed), order events, the command log, trades, settlements and the
-        instrument's counters, in one statement (arguments in `_write_statement`'s order)."""
+        """Orders (new and changed), the command log, trades, settlements and the instrument's
+        counters, in one statement (arguments in `_write_statement`'s order)."""
         await self.connection.execute(
             _WRITE,
             *attribute_columns(w.new_orders, ORDER_COLUMNS),
             *attribute_columns(w.changed_orders, ("id", *ORDER_CHANGES)),
             w.instrument.symbol,
             w.now,
-            *attribute_columns(w.events, EVENT_COLUMNS),
             [w.first_command_seq + n for n in range(len(w.commands))],
             [_json(c) for c in w.commands],
             *attribute_columns(w.trades, TRADE_COLUMNS),

@@ -145,7 +145,7 @@ class OrderController(Controller):
     ) -> OrderOut:
         queries = OrderQueries(db_session)
         order = await queries.order(caller, order_id)
-        return order_out(order, (await queries.fills([order.id]))[order.id])
+        return order_out(order, (await queries.fills([order]))[order.id])
 
     @get("/orders")
     async def list_orders(
@@ -161,7 +161,7 @@ class OrderController(Controller):
             limit=list_params.limit,
             cursor=list_params.cursor,
         )
-        fills = await queries.fills([o.id for o in rows])
+        fills = await queries.fills(rows)
         return page_of([order_out(o, fills[o.id]) for o in rows], list_params.limit)
 
     @delete("/orders/{order_id:str}", status_code=200)
@@ -169,7 +169,7 @@ class OrderController(Controller):
         self, order_id: FromPath[str], caller: CallerOf, db_session: Session, state: State
     ) -> OrderOut:
         order = await cancel_order(state.sequencer, db_session, caller, order_id)
-        return order_out(order, (await OrderQueries(db_session).fills([order.id]))[order.id])
+        return order_out(order, (await OrderQueries(db_session).fills([order]))[order.id])
 
     @get("/trades/{trade_id:str}")
     async def get_trade(

@@ -88,8 +88,8 @@ class DealRepository:
     async def take_trade_seqs(self, symbol: str, count: int) -> int:
         """Reserve the next `count` trade numbers of the instrument; returns the first. The
         caller holds the instrument's advisory lock (as every order batch does), so the
-        numbers follow the continuous trades' without a gap. The instrument's event `seq`
-        moves too, so market-data readers notice the new trades."""
+        numbers follow the continuous trades' without a gap. The instrument's `seq` (the
+        market data's version) moves too, so market-data readers notice the new trades."""
         result = await self.session.execute(
             update(Instrument)
             .where(INSTRUMENTS.c.symbol == symbol)

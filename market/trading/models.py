@@ -1,5 +1,6 @@
-"""Trading tables: instruments, orders and their events, the book's command log, trades,
-settlements. Order events, book commands and trades are append-only."""
+"""Trading tables: instruments, orders, the book's command log, trades, settlements (and the
+order events written before revision 0012). Order events, book commands and trades are
+append-only."""
 
 from __future__ import annotations
 
@@ -51,6 +52,9 @@ class Instrument(SQLModel, table=True):
     seller_fee_bps: int
     status: str = "open"
     last_price_fen: int | None = Field(default=None, sa_column=bigint(nullable=True))
+    # The market data's version (book snapshots and the stream carry it): it moves by one per
+    # book command and per off-book trade print, so it moves whenever the book or the tape may
+    # have changed. (Before revision 0012 it counted order events.)
     seq: int = Field(default=0, sa_column=counter())
     command_seq: int = Field(default=0, sa_column=counter())
     next_order_seq: int = Field(
@@ -116,8 +120,15 @@ class Order(SQLModel, table=True):
     stp: str = "cancel_newest"
     batch_id: str | None = None
     engine_seq: int | None = Field(default=None, sa_column=bigint(nullable=True))
+    # Where the order's life sits in the instrument's command log (`book_commands.seq`): the
+    # submit that entered it in the book (None: rejected before it reached the book), and the
+    # command during which it ended (None while it is open; for an order rejected before the
+    # book, the last command logged before it). With the trades they are the order's trail.
+    entered_seq: int | None = Field(default=None, sa_column=bigint(nullable=True))
+    ended_seq: int | None = Field(default=None, sa_column=bigint(nullable=True))
     reserved_cash_fen: int = Field(default=0, sa_column=counter())
     escrowed_units: int = Field(default=0, sa_column=counter())
+    # Nothing changes an order once it has ended: a finished order's `updated_at` is its end.
     created_at: datetime = Field(sa_column=timestamp())
     updated_at: datetime = Field(sa_column=timestamp())
 
@@ -149,6 +160,8 @@ class OrderState:
     stp: str
     batch_id: str | None
     engine_seq: int | None
+    entered_seq: int | None
+    ended_seq: int | None
     reserved_cash_fen: int
     escrowed_units: int
     created_at: datetime
@@ -159,7 +172,10 @@ AnyOrder = Order | OrderState
 
 
 class OrderEvent(SQLModel, table=True):
-    """Every event of an order's life, with the instrument's sequence number (audit trail)."""
+    """Every event of an order's life up to revision 0012, numbered by the instrument's event
+    counter. Nothing writes it any more: an order's trail is its row, the command log and its
+    trades (`trail.py`); revision 0012 derived the orders' log positions from these rows, and
+    its downgrade writes them again for the orders placed since."""
 
     __tablename__ = "order_events"
     __table_args__ = (
@@ -189,6 +205,16 @@ class BookCommand(SQLModel, table=True):
     """The engine commands of one instrument in order: replaying them rebuilds its book."""
 
     __tablename__ = "book_commands"
+    __table_args__ = (
+        # Surveillance reads an instrument's new owner cancels past its watermark (layering);
+        # partial, so submits never maintain it.
+        Index(
+            "ix_book_commands_cancels",
+            "instrument",
+            "seq",
+            postgresql_where=text("command->>'op' = 'cancel'"),
+        ),
+    )
 
     instrument: str = Field(sa_column=Column(String, primary_key=True))
     seq: int = Field(sa_column=Column(BigInteger, primary_key=True))
@@ -201,8 +227,10 @@ class Trade(SQLModel, table=True):
         UniqueConstraint("instrument", "seq", name="uq_trades_instrument_seq"),
         CheckConstraint("quantity > 0 AND price_fen > 0", name="positive"),
         CheckConstraint("buyer_id <> seller_id", name="no_self_trade"),
-        Index("ix_trades_buyer", "buyer_id"),
-        Index("ix_trades_seller", "seller_id"),
+        # A party's trades, and an order's fills (its party and order id): the second column
+        # serves `fills_of` without a third and fourth index for every trade to maintain.
+        Index("ix_trades_buyer", "buyer_id", "buy_order_id"),
+        Index("ix_trades_seller", "seller_id", "sell_order_id"),
     )
 
     id: str = Field(primary_key=True)

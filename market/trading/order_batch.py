@@ -5,10 +5,11 @@ units (plus the batch's own running deltas), each command is checked, its reserv
 (`risk.py`), and the engine matches it; fills become planned settlements (`settlement.py`).
 *Apply*: every holding and cash account the batch touches is locked in sorted sweeps (holdings
 by batch and party, then cash by party — the order every other transaction uses), the planned
-unit and ledger moves run, and trades, events and the command log are written; certificates
-join the log at commit (its lock is always taken last). A stale read shows up as a refused
-move or a CHECK violation: the batch then fails as a whole and the sequencer retries its
-commands one by one.
+unit and ledger moves run, and orders, trades and the command log are written (an order's
+trail is derived from these: its row says where in the command log it entered and ended);
+certificates join the log at commit (its lock is always taken last). A stale read shows up as
+a refused move or a CHECK violation: the batch then fails as a whole and the sequencer retries
+its commands one by one.
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ from market.trading.repository import TradingRepository
 from market.trading.risk import RiskView, Shortfall
 from market.trading.rows import (
     DeliverableHolding,
-    OrderEventRow,
     OrderFill,
     SettlementRow,
     TradeRow,
@@ -107,7 +107,6 @@ class OrderBatch:
         self.party_status: dict[str, str] = {}
         self.new_orders: list[OrderState] = []
         self.dirty: set[str] = set()
-        self.events: list[OrderEventRow] = []
         self.commands: list[dict[str, Any]] = []
         self.fills: dict[str, list[OrderFill]] = {}
         self.unit_moves: list[UnitMove] = []
@@ -133,9 +132,8 @@ class OrderBatch:
         self.instrument = instrument
         self.symbol = instrument.symbol
         self.rules = rules_of(instrument)
-        # The event counter and the last price live here until apply: writing an ORM
-        # attribute costs microseconds, and a batch numbers thousands of events.
-        self.seq = instrument.seq
+        # The last price lives here until apply: writing an ORM attribute costs microseconds,
+        # and a batch has thousands of fills.
         self.last_price_fen = instrument.last_price_fen
         self.book: OrderBook = await self.books.synced(self.repo, instrument)
         self.now: datetime = utcnow()
@@ -194,7 +192,6 @@ class OrderBatch:
         self.new_orders.append(order)
         self.orders[order.id] = order
         self.client_ids[key] = order
-        self._event(order, "new", quantity=order.quantity, price_fen=order.price_fen)
         status = self.party_status[order.party_id]
         reason = precheck(order, self.instrument, self.rules, status)
         budget = None
@@ -203,6 +200,7 @@ class OrderBatch:
         if reason is not None:
             await self._finish(order, "rejected", reason=reason)
             return Placed(order, False, [])
+        order.entered_seq = self._command_seq() + 1  # the submit below
         await self._engine(
             NewOrder(
                 order_id=order.id,
@@ -248,6 +246,11 @@ class OrderBatch:
         if not any(isinstance(e, Cancelled) for e in events):
             raise OrderNotOpen("order is not resting on the book")
         return order
+
+    def _command_seq(self) -> int:
+        """The seq of the last command logged: this batch's are numbered on from the
+        instrument's (`_apply` advances its counter)."""
+        return self.instrument.command_seq + len(self.commands)
 
     async def _engine(self, command: NewOrder | CancelOrder | ExpireOrder) -> list[Event]:
         self.commands.append(command_json(command))
@@ -301,27 +304,27 @@ class OrderBatch:
         order.filled_notional_fen += trade.price_fen * trade.quantity
         order.remaining_quantity = remaining
         order.updated_at = self.now
-        self._event(
-            order, "fill", quantity=trade.quantity, price_fen=trade.price_fen, trade_id=trade.id
-        )
+        self.dirty.add(order.id)
         self.fills.setdefault(order.id, []).append(
             OrderFill(trade.id, trade.price_fen, trade.quantity)
         )
         if remaining == 0:
             order.status = "filled"
-            self._event(order, "filled")
+            order.ended_seq = self._command_seq()
             await self._release(order)
         else:
             order.status = "partially_filled"
 
     async def _finish(self, order: OrderState, status: str, *, reason: str) -> None:
-        """The order ends: release exactly what it still holds."""
+        """The order ends, during the last command logged (rejected before the book: after
+        it), and releases exactly what it still holds."""
         order.status = status
         order.remaining_quantity = 0
         order.updated_at = self.now
+        order.ended_seq = self._command_seq()
         if status == "rejected" or reason in EXPLAINED_CANCELS:
             order.reject_reason = reason
-        self._event(order, status, reason=reason)
+        self.dirty.add(order.id)
         await self._release(order)
 
     async def _release(self, order: OrderState) -> None:
@@ -331,32 +334,6 @@ class OrderBatch:
         if cash is not None:
             self.cash_holds.append(cash)
         self.unit_moves.extend(units)
-
-    def _event(
-        self,
-        order: OrderState,
-        kind: str,
-        *,
-        quantity: int | None = None,
-        price_fen: int | None = None,
-        trade_id: str | None = None,
-        reason: str | None = None,
-    ) -> None:
-        self.dirty.add(order.id)
-        self.seq += 1
-        self.events.append(
-            OrderEventRow(
-                order.id,
-                self.symbol,
-                self.seq,
-                kind,
-                quantity,
-                price_fen,
-                trade_id,
-                reason,
-                self.now,
-            )
-        )
 
     # orders the prefetch did not bring --------------------------------------------------------
 
@@ -393,13 +370,13 @@ class OrderBatch:
         moved = await UnitLedger(self.session).move_many(self.unit_moves)
         entry_ids = [new_id("jrn") for _ in self.trade_cash]
         trades, settlements = await self._settle(moved, entry_ids)
-        self.instrument.seq = self.seq
+        self.instrument.seq += len(self.commands)
         self.instrument.last_price_fen = self.last_price_fen
         first_command_seq = self.instrument.command_seq + 1
         self.instrument.command_seq += len(self.commands)
         self.instrument.next_order_seq = self.book.next_order_seq
         self.instrument.trade_seq = self.book.next_trade_seq - 1
-        if self.commands or self.events:
+        if self.commands or self.new_orders:
             new = {o.id for o in self.new_orders}
             await self.db.write(
                 BatchWrites(
@@ -407,7 +384,6 @@ class OrderBatch:
                     now=self.now,
                     new_orders=self.new_orders,
                     changed_orders=[self.orders[i] for i in sorted(self.dirty) if i not in new],
-                    events=self.events,
                     first_command_seq=first_command_seq,
                     commands=self.commands,
                     trades=trades,

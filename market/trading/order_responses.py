@@ -34,7 +34,7 @@ async def store_order_responses(
         return results
     repository = IdempotencyRepository(session)
     known = await repository.fetch(sorted({claim.scope for _, claim, _ in keyed}))
-    unread = [placed.order.id for _, _, placed in keyed if placed.fills is None]
+    unread = [placed.order for _, _, placed in keyed if placed.fills is None]
     read = await TradingRepository(session).fills_of(unread) if unread else {}
     answered = list(results)
     new: list[tuple[IdempotencyClaim, StoredResponse]] = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 
@@ -17,11 +17,12 @@ from market.kit.time import utcnow
 from market.parties.roles import TRADERS, Caller, require
 from market.trading.batch_commands import CancelRequest, Placed, PlaceOrder
 from market.trading.errors import ExpiryPassed
-from market.trading.models import Order, OrderEvent, OrderState, Settlement, Trade
+from market.trading.models import AnyOrder, Order, OrderState, Settlement, Trade
 from market.trading.repository import TradingRepository
 from market.trading.rows import OrderFill
 from market.trading.schemas import OrderCreate, OrderOut
 from market.trading.sequencer import Sequencer
+from market.trading.trail import TrailEntry, trail_of
 from market.trading.views import order_out
 from market.workers.homes import InstrumentHomes
 from market.workers.messages import (
@@ -95,7 +96,7 @@ async def placed_out(
     fills = placed.fills
     if fills is None:
         async with sessions() as session:
-            fills = (await TradingRepository(session).fills_of([placed.order.id]))[placed.order.id]
+            fills = (await TradingRepository(session).fills_of([placed.order]))[placed.order.id]
     return order_out(placed.order, fills)
 
 
@@ -187,15 +188,21 @@ class OrderQueries:
             cursor=cursor,
         )
 
-    async def fills(self, order_ids: list[str]) -> dict[str, list[OrderFill]]:
-        return await self.repo.fills_of(order_ids)
+    async def fills(self, orders: Sequence[AnyOrder]) -> dict[str, list[OrderFill]]:
+        """Each order's fills by its id."""
+        return await self.repo.fills_of(orders)
 
-    async def trail(self, caller: Caller, order_id: str) -> tuple[Order, list[OrderEvent]]:
+    async def trail(self, caller: Caller, order_id: str) -> tuple[Order, list[TrailEntry]]:
+        """The order and its trail (`trail.py`), for a regulator."""
         require(caller, "regulator")
         order = await self.repo.order(order_id)
         if order is None:
             raise NotFound("order not found")
-        return order, await self.repo.order_events(order_id)
+        fills = await self.repo.trail_fills(order)
+        ended_by = None
+        if order.status == "cancelled" and order.ended_seq is not None:
+            ended_by = await self.repo.command_op(order.instrument, order.ended_seq)
+        return order, trail_of(order, fills, ended_by)
 
     async def trade(self, caller: Caller, trade_id: str) -> tuple[Trade, Settlement | None]:
         trade = await self.repo.trade(trade_id)

@@ -3,26 +3,27 @@ batch's own statements are in `batch_repository.py`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import ColumnElement, Table, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.trading.models import (
     OPEN_STATUSES,
+    AnyOrder,
     BookCommand,
     Instrument,
     Order,
-    OrderEvent,
     Settlement,
     Trade,
 )
 from market.trading.rows import OrderFill
+from market.trading.trail import TrailFill
 
 INSTRUMENTS: Table = Instrument.__table__  # type: ignore[attr-defined]
 ORDERS: Table = Order.__table__  # type: ignore[attr-defined]
-EVENTS: Table = OrderEvent.__table__  # type: ignore[attr-defined]
 COMMANDS: Table = BookCommand.__table__  # type: ignore[attr-defined]
 TRADES: Table = Trade.__table__  # type: ignore[attr-defined]
 SETTLEMENTS: Table = Settlement.__table__  # type: ignore[attr-defined]
@@ -107,24 +108,57 @@ class TradingRepository:
             query = query.where(ORDERS.c.id > cursor)
         return list((await self.session.execute(query)).scalars())
 
-    async def order_events(self, order_id: str) -> list[OrderEvent]:
+    async def fills_of(self, orders: Sequence[AnyOrder]) -> dict[str, list[OrderFill]]:
+        """Each order's fills, oldest first: the trades it was party to (an order that filled
+        nothing has none, unread)."""
+        fills: dict[str, list[OrderFill]] = {o.id: [] for o in orders}
+        filled = [o for o in orders if o.filled_quantity]
+        if not filled:
+            return fills
         rows = await self.session.execute(
-            select(OrderEvent).where(EVENTS.c.order_id == order_id).order_by(EVENTS.c.id)
+            select(TRADES).where(_trades_of(filled)).order_by(TRADES.c.seq)
         )
-        return list(rows.scalars())
-
-    async def fills_of(self, order_ids: list[str]) -> dict[str, list[OrderFill]]:
-        if not order_ids:
-            return {}
-        rows = await self.session.execute(
-            select(EVENTS.c.order_id, EVENTS.c.trade_id, EVENTS.c.price_fen, EVENTS.c.quantity)
-            .where(EVENTS.c.order_id.in_(order_ids), EVENTS.c.kind == "fill")
-            .order_by(EVENTS.c.id)
-        )
-        fills: dict[str, list[OrderFill]] = {o: [] for o in order_ids}
-        for r in rows:
-            fills[r.order_id].append(OrderFill(r.trade_id, r.price_fen, r.quantity))
+        for r in rows:  # both orders of a trade may be asked about
+            for order_id in (r.buy_order_id, r.sell_order_id):
+                if order_id in fills:
+                    fills[order_id].append(OrderFill(r.id, r.price_fen, r.quantity))
         return fills
+
+    async def trail_fills(self, order: AnyOrder) -> list[TrailFill]:
+        """The order's trades, oldest first, each with the command it happened in: the submit
+        of its taker (the order itself, or the order that took it from the book)."""
+        if not order.filled_quantity:
+            return []
+        taker = ORDERS.alias("taker")
+        taker_id = case(
+            (TRADES.c.maker_order_id == TRADES.c.buy_order_id, TRADES.c.sell_order_id),
+            else_=TRADES.c.buy_order_id,
+        )
+        rows = await self.session.execute(
+            select(
+                TRADES.c.id,
+                TRADES.c.price_fen,
+                TRADES.c.quantity,
+                TRADES.c.executed_at,
+                taker.c.entered_seq,
+            )
+            .join(taker, taker.c.id == taker_id)
+            .where(_trades_of([order]))
+            .order_by(TRADES.c.seq)
+        )
+        return [
+            TrailFill(r.id, r.price_fen, r.quantity, r.entered_seq, r.executed_at) for r in rows
+        ]
+
+    async def command_op(self, symbol: str, seq: int) -> str | None:
+        """What the command `seq` of the instrument's log did: submit, cancel or expire."""
+        row = await self.session.execute(
+            select(COMMANDS.c.command["op"].astext).where(
+                COMMANDS.c.instrument == symbol, COMMANDS.c.seq == seq
+            )
+        )
+        op: str | None = row.scalar_one_or_none()
+        return op
 
     # trades ---------------------------------------------------------------------------------
 
@@ -216,6 +250,21 @@ class TradingRepository:
             )
         ).one()
         return int(row[0]), int(row[1])
+
+
+def _trades_of(orders: Sequence[AnyOrder]) -> ColumnElement[bool]:
+    """The trades of `orders`, found by party and order id (the trades' party indexes carry
+    the order id)."""
+    sides = []
+    for side, party, order_id in (
+        ("buy", TRADES.c.buyer_id, TRADES.c.buy_order_id),
+        ("sell", TRADES.c.seller_id, TRADES.c.sell_order_id),
+    ):
+        mine = [o for o in orders if o.side == side]
+        if mine:
+            parties = sorted({o.party_id for o in mine})
+            sides.append(party.in_(parties) & order_id.in_([o.id for o in mine]))
+    return or_(*sides)
 
 
 async def instruments_with_due_orders(session: AsyncSession, now: datetime) -> list[str]:

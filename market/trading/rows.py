@@ -1,6 +1,6 @@
 """The plain rows of the trading hot path: frozen dataclasses, one field per column they carry.
 
-The order batch writes trades, settlements and order events with raw asyncpg
+The order batch writes trades and settlements with raw asyncpg
 (`batch_repository.py`), block trades and auctions through `DealRepository`; the statements
 take their column lists from the tables. `tests/unit/trading/test_rows.py` checks each row
 against its table, so a migration that adds a column fails a test, not a batch.
@@ -71,23 +71,8 @@ class SettlementRow:
 
 
 @dataclass(frozen=True, slots=True)
-class OrderEventRow:
-    """A row of `order_events` (its `id` is the database's)."""
-
-    order_id: str
-    instrument: str
-    seq: int
-    kind: str
-    quantity: int | None
-    price_fen: int | None
-    trade_id: str | None
-    reason: str | None
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class OrderFill:
-    """One fill of an order, as its answer lists it (from the order's `fill` events)."""
+    """One fill of an order, as its answer lists it (a trade it was party to)."""
 
     trade_id: str
     price_fen: int

@@ -4,7 +4,8 @@ The stream polls the database (every 200 ms, only when the instrument's `seq` mo
 shows every process's trades when the server runs several workers. The first message is a book
 snapshot; then a `trade` message per new trade (oldest first; `trade_seq` is its number on
 the tape) and a new `book` snapshot whenever the book changed. Every message's `seq` is the
-instrument's event sequence at the time it was read. The stream ends when the client leaves.
+instrument's `seq` (the market data's version: one per book command and per off-book trade
+print) at the time it was read. The stream ends when the client leaves.
 """
 
 from __future__ import annotations

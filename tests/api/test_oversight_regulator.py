@@ -198,7 +198,7 @@ INVARIANT_CHECKS = {
     7: {"trades_settled_and_certified", "certificates_verify"},
     8: {"history_append_only", "log_root_consistent", "trading_append_only", "alerts_append_only"},
     9: {"one_order_per_client_order_id", "one_entry_per_deposit", "one_outcome_per_withdrawal"},
-    10: {"order_rows_complete", "order_events_belong", "transfer_rows_complete"},
+    10: {"order_rows_complete", "book_commands_belong", "transfer_rows_complete"},
     11: {"claims_exclusive", "no_double_issuance", "claims_guarded_by_database"},
 }
 

@@ -232,7 +232,7 @@ def test_stream_sends_book_then_trades_and_newer_books(live: Live) -> None:
             "aggressor_side": "buy",
             "kind": "continuous",
         }
-        # `seq` is the instrument's event sequence; `trade_seq` the trade's number on the tape.
+        # `seq` is the market data's version; `trade_seq` the trade's number on the tape.
         assert trade["trade_seq"] == 1 and trade["seq"] > resting["seq"]
         after = next_message(ws, lambda m: m["type"] == "book" and m["seq"] > resting["seq"], seen)
         assert after["asks"] == [{"price": "50.00", "quantity": 6, "orders": 1}]

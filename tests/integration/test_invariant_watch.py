@@ -101,20 +101,32 @@ async def test_each_new_check_catches_its_damage(scratch: AsyncEngine, tmp_path:
            VALUES ('ord_w', 'W1', 'pty_w', 'c1', 'buy', 'limit', 5000, 1, 0, 0, 0, 'cancelled',
                    'GTC', 'cancel_newest', 0, 0, now(), now())""",
     )
-    assert await failed(scratch) == {"order_rows_complete"}  # no `new`, no `cancelled` event
+    # Cancelled, but neither entered nor ended in the command log.
+    assert await failed(scratch) == {"order_rows_complete"}
     await execute(
         scratch,
-        """INSERT INTO order_events (order_id, instrument, seq, kind, quantity, created_at)
-           VALUES ('ord_w', 'W1', 1, 'new', 1, now()), ('ord_w', 'W1', 2, 'cancelled', NULL, now()),
-                  ('ord_gone', 'W1', 3, 'new', 1, now())""",
+        """INSERT INTO book_commands (instrument, seq, command)
+           VALUES ('W1', 1, '{"op": "submit", "order_id": "ord_w"}'),
+                  ('W1', 2, '{"op": "cancel", "order_id": "ord_w"}')""",
+        "UPDATE instruments SET command_seq = 2 WHERE symbol = 'W1'",
+        "UPDATE orders SET entered_seq = 1, ended_seq = 3 WHERE id = 'ord_w'",
     )
-    assert await failed(scratch) == {"order_events_belong"}
+    assert await failed(scratch) == {"order_rows_complete"}  # it ended past the log
+    await execute(scratch, "UPDATE orders SET ended_seq = 2 WHERE id = 'ord_w'")
+    assert await failed(scratch) == set()
+    await execute(
+        scratch,
+        """INSERT INTO book_commands (instrument, seq, command)
+           VALUES ('W1', 3, '{"op": "cancel", "order_id": "ord_gone"}')""",
+        "UPDATE instruments SET command_seq = 3 WHERE symbol = 'W1'",
+    )
+    assert await failed(scratch) == {"book_commands_belong"}
     await execute(
         scratch,
         """INSERT INTO deposits (id, party_id, amount, method, reference, status, created_at)
            VALUES ('dep_w', 'pty_w', 100, 'bank_transfer', 'r', 'succeeded', now())""",
     )
-    assert await failed(scratch) == {"order_events_belong", "one_entry_per_deposit"}
+    assert await failed(scratch) == {"book_commands_belong", "one_entry_per_deposit"}
     settings = Settings(
         database_url=str(scratch.url.render_as_string(hide_password=False)),
         market_data_dir=tmp_path,

@@ -22,7 +22,7 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 def buy(kind: str, price_fen: int | None, quantity: int) -> OrderState:
     return OrderState(
         *("ord_1", "SYM", "buyer", "c1", "buy", kind, price_fen, quantity, 0, quantity, 0),
-        *("open", None, "GTC", None, "cancel_newest", None, None, 0, 0, NOW, NOW),
+        *("open", None, "GTC", None, "cancel_newest", None, None, None, None, 0, 0, NOW, NOW),
     )
 
 

@@ -23,20 +23,14 @@ from market.trading.batch_repository import (
     BatchRepository,
     BatchWrites,
 )
-from market.trading.models import Instrument, Order, OrderEvent, OrderState, Settlement, Trade
-from market.trading.rows import (
-    DeliverableHolding,
-    OrderEventRow,
-    SettlementRow,
-    TradeRow,
-)
+from market.trading.models import Instrument, Order, OrderState, Settlement, Trade
+from market.trading.rows import DeliverableHolding, SettlementRow, TradeRow
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 ROWS: list[tuple[type[Any], Table]] = [
     (TradeRow, Trade.__table__),  # type: ignore[attr-defined]
     (SettlementRow, Settlement.__table__),  # type: ignore[attr-defined]
-    (OrderEventRow, OrderEvent.__table__),  # type: ignore[attr-defined]
     (OrderState, Order.__table__),  # type: ignore[attr-defined]
 ]
 
@@ -93,11 +87,10 @@ def test_each_statement_numbers_its_parameters_without_a_gap() -> None:
 async def test_the_write_passes_one_argument_per_parameter_and_one_value_per_row() -> None:
     order = OrderState(
         *("x", "SYM", "p", "c", "buy", "limit", 100, 1, 0, 1, 0, "open", None, "GTC", None),
-        *("cancel_newest", None, None, 0, 0, NOW, NOW),
+        *("cancel_newest", None, None, 1, None, 0, 0, NOW, NOW),
     )
     trade = TradeRow(*("t", "SYM", 1, "continuous", 100, 1, "b", "s", "bo", "so", "so", "buy", NOW))
     settlement = SettlementRow("st", "t", "settled", 100, 0, 0, [], None, NOW)
-    event = OrderEventRow("x", "SYM", 1, "new", 1, 100, None, None, NOW)
     instrument = Instrument(symbol="SYM", seq=3, command_seq=2, next_order_seq=5, trade_seq=1)
     recorder = Recorder()
     await BatchRepository(recorder).write(  # type: ignore[arg-type]
@@ -106,9 +99,8 @@ async def test_the_write_passes_one_argument_per_parameter_and_one_value_per_row
             now=NOW,
             new_orders=[order],
             changed_orders=[order, order],
-            events=[event] * 3,
             first_command_seq=3,
-            commands=[{"op": "cancel", "order_id": "x"}] * 4,
+            commands=[{"op": "cancel", "order_id": "x"}] * 3,
             trades=[trade] * 5,
             settlements=[settlement] * 5,
         )
@@ -116,7 +108,7 @@ async def test_the_write_passes_one_argument_per_parameter_and_one_value_per_row
     [(statement, args)] = recorder.calls
     assert len(args) == highest_parameter(statement)
     arrays = [len(a) for a in args if isinstance(a, list)]
-    assert sorted(set(arrays)) == [1, 2, 3, 4, 5]
+    assert sorted(set(arrays)) == [1, 2, 3, 5]
     assert args[-5:] == (3, 2, 5, 1, None)  # the instrument's counters
 
 
