@@ -19,8 +19,9 @@ def expect(response: Any, status: int, code: str | None = None) -> dict[str, Any
 
 
 def fen(amount: str) -> int:
-    whole, frac = amount.split(".")
-    return int(whole) * 100 + int(frac)
+    """`"-1.81"` → -181."""
+    whole, frac = amount.removeprefix("-").split(".")
+    return (-1 if amount.startswith("-") else 1) * (int(whole) * 100 + int(frac))
 
 
 def at(seconds: float) -> str:
