@@ -15,6 +15,7 @@ from market.kit.time import utcnow
 from market.parties.errors import PartyFrozen
 from market.parties.roles import TRADERS, Caller, require
 from market.parties.service import PartyService
+from market.registry.errors import UnknownParty
 from market.trading.deal_repository import DealRepository
 from market.trading.errors import BlockTradeNotOpen
 from market.trading.instrument_service import InstrumentService
@@ -53,11 +54,8 @@ class BlockTradeService:
         if data.buyer_id == caller.party_id:
             raise InvalidInput("the buyer must be another party", errors=[{"field": "buyer_id"}])
         buyer = (await self.repo.parties([data.buyer_id])).get(data.buyer_id)
-        if buyer is None or buyer[0] not in TRADERS:
-            raise InvalidInput(
-                "buyer_id must name a collective, enterprise or government",
-                errors=[{"field": "buyer_id"}],
-            )
+        if buyer is None or buyer[0] not in TRADERS:  # as a transfer's recipient (404)
+            raise UnknownParty("buyer_id must name a collective, enterprise or government")
         instrument = await InstrumentService(self.session).get(data.instrument)
         check_instrument_open(instrument)
         price = parse_money(data.price)

@@ -268,13 +268,17 @@ async def test_bad_proposals_are_refused_and_change_nothing(market: Market) -> N
         {**good, "expires_at": "2020-01-01T00:00:00Z"},
         {**good, "expires_at": "2030-01-01T00:00:00"},
         {**good, "buyer_id": seller.id},
-        {**good, "buyer_id": registrar.id},
-        {**good, "buyer_id": "pty_unknown"},
         {k: v for k, v in good.items() if k != "buyer_id"},
         {**good, "instrument": "lower-case"},
     ]
     for body in invalid:
         expect(await seller.post("/v1/block-trades", json=body), 422, "validation_error")
+    for buyer_id in (registrar.id, "pty_unknown"):  # no trading party of that id: as transfers
+        expect(
+            await seller.post("/v1/block-trades", json={**good, "buyer_id": buyer_id}),
+            404,
+            "unknown_party",
+        )
     conflicts = [
         ({**good, "price": "50.02"}, "price_not_on_tick"),
         ({**good, "quantity": 15}, "quantity_not_on_lot"),

@@ -36,7 +36,7 @@ UNSTATABLE = {
     ("POST", "/v1/compensation/schemes/{scheme_id}/periods"): {"validation_error"},
     # Rules on the clock or on other rows, which no schema can state: a deadline in the future
     # (at most 90 days ahead), a buyer that is a trading party, a methodology that exists.
-    ("POST", "/v1/block-trades"): {"validation_error"},
+    ("POST", "/v1/block-trades"): {"validation_error", "unknown_party"},
     ("POST", "/v1/auctions"): {"validation_error"},
     ("POST", "/v1/gep/accounts"): {"validation_error", "unknown_methodology"},
     ("GET", "/v1/oversight/export"): {"invalid_period"},  # `from` after `to`
