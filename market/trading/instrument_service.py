@@ -12,8 +12,7 @@ from market.kit.errors import Forbidden, InvalidInput, NotFound
 from market.kit.money import parse_money
 from market.kit.time import utcnow
 from market.parties.roles import Caller, require
-from market.registry.errors import UnknownProductType
-from market.registry.models import ProductType
+from market.registry.product_service import ProductService
 from market.trading.errors import InstrumentExists
 from market.trading.models import Instrument
 from market.trading.repository import TradingRepository
@@ -27,8 +26,7 @@ class InstrumentService:
 
     async def create(self, caller: Caller, data: InstrumentCreate) -> Instrument:
         require(caller, "operator")
-        if await self.session.get(ProductType, data.product_type) is None:
-            raise UnknownProductType(f"unknown product type {data.product_type!r}")
+        await ProductService(self.session).product_type(data.product_type)  # 404 if unknown
         tick = parse_money(data.tick_size)
         reference = parse_money(data.reference_price)
         if tick <= 0 or reference <= 0:

@@ -21,6 +21,7 @@ from market.kit.errors import NotFound
 from market.kit.ids import new_id
 from market.registry.errors import InsufficientUnits
 from market.registry.models import ProductType
+from market.registry.product_service import ProductService
 from market.registry.units import UnitLedger, UnitMove
 from market.trading.batch_repository import BatchRepository
 from market.trading.deal_repository import DealRepository
@@ -128,9 +129,7 @@ class OffBookSettlement:
         self.repo = DealRepository(session)
 
     async def product_type(self, instrument: Instrument) -> ProductType:
-        found = await self.session.get(ProductType, instrument.product_type)
-        assert found is not None, instrument.product_type
-        return found
+        return await ProductService(self.session).product_type(instrument.product_type)
 
     async def escrow(
         self,

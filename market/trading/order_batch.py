@@ -24,7 +24,7 @@ from market.certification.service import CertificateService
 from market.kit.errors import DomainError, NotFound
 from market.kit.ids import new_id
 from market.kit.time import utcnow
-from market.registry.models import ProductType
+from market.registry.product_service import ProductService
 from market.registry.units import SerialRange, UnitLedger, UnitMove
 from market.trading.batch_commands import BatchCommand, CancelRequest, Placed, PlaceOrder
 from market.trading.batch_repository import BatchRepository, BatchWrites
@@ -71,35 +71,10 @@ from market.trading.settlement import (
 EXPLAINED_CANCELS = frozenset({"self_trade_prevented", "insufficient_funds"})
 
 
-class Statics:
-    """What a process may remember across batches: the product-type catalog and the platform
-    party (neither changes while the server runs)."""
-
-    def __init__(self) -> None:
-        self.product_types: dict[str, ProductType] = {}
-        self.platform_id: str | None = None
-
-    async def product_type(self, session: AsyncSession, code: str) -> ProductType:
-        found = self.product_types.get(code)
-        if found is None:
-            found = await session.get(ProductType, code)
-            assert found is not None, code
-            self.product_types[code] = found
-        return found
-
-    async def platform(self, session: AsyncSession) -> str:
-        """The platform party: it signs the trades and owns the fee account (whose
-        per-instrument sub-accounts the posting statement creates as needed)."""
-        if self.platform_id is None:
-            self.platform_id = await CertificateService(session).platform_party_id()
-        return self.platform_id
-
-
 class OrderBatch:
-    def __init__(self, session: AsyncSession, books: BookRegistry, statics: Statics) -> None:
+    def __init__(self, session: AsyncSession, books: BookRegistry) -> None:
         self.session = session
         self.books = books
-        self.statics = statics
         self.repo = TradingRepository(session)
         self.risk = RiskView()
         self.orders: dict[str, OrderState] = {}
@@ -138,8 +113,10 @@ class OrderBatch:
         self.book: OrderBook = await self.books.synced(self.repo, instrument)
         self.now: datetime = utcnow()
         self.today = self.now.date()
-        self.product_type = await self.statics.product_type(self.session, instrument.product_type)
-        self.platform_id = await self.statics.platform(self.session)
+        # Both read once per process (`db/remembered.py`): the catalog and the platform party
+        # never change while the server runs.
+        self.product_type = await ProductService(self.session).product_type(instrument.product_type)
+        self.platform_id = await CertificateService(self.session).platform_party_id()
 
     async def _prefetch(self, commands: list[BatchCommand]) -> list[str]:
         """One round trip for what the batch needs: earlier orders with the same client ids,

@@ -26,7 +26,7 @@ from market.kit.errors import DatabaseUnavailable, DomainError
 from market.registry.errors import InsufficientUnits
 from market.trading.batch_commands import BatchCommand, ExpireDue
 from market.trading.books import BookRegistry
-from market.trading.order_batch import OrderBatch, Statics
+from market.trading.order_batch import OrderBatch
 from market.trading.order_responses import store_order_responses
 
 log = structlog.get_logger()
@@ -45,7 +45,6 @@ class Sequencer:
         self.engine = engine
         self.integrator = integrator
         self.books = BookRegistry()
-        self.statics = Statics()
         self._queues: dict[str, asyncio.Queue[tuple[BatchCommand, asyncio.Future[object]]]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._deliveries: set[asyncio.Task[None]] = set()
@@ -164,7 +163,7 @@ class Sequencer:
         self, symbol: str, commands: list[BatchCommand], stored: list[str]
     ) -> list[object]:
         async with self.session_factory() as session:
-            batch = OrderBatch(session, self.books, self.statics)
+            batch = OrderBatch(session, self.books)
             try:
                 results = await batch.run(symbol, commands)
                 results = await store_order_responses(session, commands, results)
