@@ -22,7 +22,6 @@ import random
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,7 +39,7 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 warnings.filterwarnings("ignore")
 
-from bench.harness import TOKEN, execute, holders_with_units, machine  # noqa: E402
+from bench.harness import TOKEN, execute, free_port, holders_with_units, machine  # noqa: E402
 
 
 @dataclass
@@ -53,12 +52,6 @@ class Ledger:
     in_flight_retired: Counter[str] = field(default_factory=Counter)
     unknown: Counter[str] = field(default_factory=Counter)  # retired units of cut-off requests
     statuses: Counter[str] = field(default_factory=Counter)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_server(db_url: str, data_dir: Path, port: int, n: int) -> subprocess.Popen[bytes]:

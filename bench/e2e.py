@@ -23,18 +23,24 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-from harness import TOKEN, execute, holders_with_units, machine, running_server
+from harness import (
+    TOKEN,
+    execute,
+    free_port,
+    holders_with_units,
+    machine,
+    running_server,
+    wait_until_up,
+)
 from sqlalchemy.engine import make_url
 
 ORDER_LUA = """
@@ -142,9 +148,7 @@ def wrk(url: str, path: str, script: str, clients: int, seconds: float) -> dict[
 @contextmanager
 def bare_server(database_url: str, workers: int) -> Iterator[str]:
     """The bare reference app under uvicorn, on `database_url` (its table `bare_pings`)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     dsn = make_url(database_url).render_as_string(hide_password=False)
     env = {**os.environ, "BARE_DATABASE_URL": dsn}
     process = subprocess.Popen(
@@ -154,13 +158,7 @@ def bare_server(database_url: str, workers: int) -> Iterator[str]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/hello", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        wait_until_up(f"{url}/hello", interval=0.1)
         yield url
     finally:
         os.killpg(process.pid, signal.SIGTERM)

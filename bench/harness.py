@@ -69,6 +69,24 @@ class Running:
     pid: int  # `market serve`'s process (the leader of its process group)
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on (now)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until_up(url: str, *, interval: float, attempts: int = 300) -> None:
+    """Poll `url` until it answers 200 (a server starting), at most `attempts` times."""
+    for _ in range(attempts):
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(interval)
+
+
 @contextmanager
 def scratch_database(data_dir: Path | None = None) -> Iterator[str]:
     """A fresh database, migrated, on `DATABASE_URL`'s server (or the embedded one, under
@@ -101,9 +119,7 @@ def running_server(workers: int, extra_env: dict[str, str] | None = None) -> Ite
 def _serve(
     db_url: str, data_dir: Path, workers: int, extra_env: dict[str, str] | None
 ) -> Iterator[Running]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": db_url, "MARKET_DATA_DIR": str(data_dir),
            "MARKET_OPERATOR_TOKEN": TOKEN, **(extra_env or {})}  # fmt: skip
     with (data_dir / "server.log").open("wb") as log:
@@ -113,13 +129,7 @@ def _serve(
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        wait_until_up(f"{url}/ready", interval=0.2)
         yield Running(url, db_url, data_dir, server.pid)
     finally:
         with contextlib.suppress(ProcessLookupError):  # the caller may have stopped it
